@@ -1,0 +1,45 @@
+"""Shared test fixtures.
+
+Tests that need the official source files read them from ``MEDBILL_SOURCE_DIR`` (``.ci/run`` sets it
+to ``../shared/data``); where it is unset they skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def _source_dir() -> Path | None:
+    raw = os.environ.get("MEDBILL_SOURCE_DIR")
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def source_dir() -> Path:
+    """The folder of official source files (``MEDBILL_SOURCE_DIR``); skips when unset."""
+    path = _source_dir()
+    if path is None:
+        pytest.skip("MEDBILL_SOURCE_DIR is not set (or not a folder): official source files unavailable")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """Third-party fixtures (``MEDBILL_FIXTURES_DIR``, default: ``fixtures`` beside the source dir)."""
+    raw = os.environ.get("MEDBILL_FIXTURES_DIR")
+    if raw:
+        path = Path(raw).resolve()
+    else:
+        src = _source_dir()
+        if src is None:
+            pytest.skip("MEDBILL_FIXTURES_DIR / MEDBILL_SOURCE_DIR not set: shared fixtures unavailable")
+        path = src.parent / "fixtures"
+    if not path.is_dir():
+        pytest.skip(f"fixtures folder {path} does not exist")
+    return path
