@@ -178,6 +178,9 @@ class Code:
 
 def display(value: str, system: CodeSystem) -> str:
     """Display form: ICD-10-CM gets its dot after the category (E119 -> E11.9)."""
-    if system is CodeSystem.ICD10CM and len(value) > 3 and "-" not in value:
+    if system is CodeSystem.ICD10CM and len(value) > 3 and _CM_CODE.match(value):
         return f"{value[:3]}.{value[3:]}"
     return value
+
+
+_CM_CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{1,4}$")

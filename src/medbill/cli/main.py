@@ -1,0 +1,23 @@
+"""``medbill`` commands. Every command has ``--help`` and ``--json``."""
+
+from __future__ import annotations
+
+import click
+
+from medbill import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="medbill")
+def main() -> None:
+    """medbill: medical billing and coding."""
+
+
+def _register() -> None:
+    from medbill.cli import codes, data
+
+    codes.register(main)
+    data.register(main)
+
+
+_register()

@@ -1,0 +1,114 @@
+"""Builds the search documents and the FTS5 index from what the store holds.
+
+A document is one (code, text) pair with the text's source: the official title (``title``), the
+short descriptor (``short``), an inclusion term (``inclusion``), an Alphabetic Index / table path
+(``index``), a manifestation code named by the Index (``index_manif``). Curated synonyms and
+abbreviations are applied on the query side (``search.py``), not stored per code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+
+from medbill.codesets.text import normalized
+from medbill.core.codes import CodeSystem
+
+_CODE_IN_INDEX = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z-]{0,4})?$")
+
+
+def _latest_code_rows(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str | None, str | None, int]]:
+    """(system, code, long_desc, short_desc, billable) from each code's newest release that has a text."""
+    yield from conn.execute(
+        "SELECT c.system, c.code, c.long_desc, c.short_desc, c.billable FROM code c"
+        " JOIN (SELECT system AS s, code AS k, max(release_id) AS rid FROM code GROUP BY system, code) m"
+        " ON c.system=m.s AND c.code=m.k AND c.release_id=m.rid"
+        " WHERE c.kind NOT IN ('chapter', 'block')"
+    )
+
+
+def _index_code(printed: str) -> str | None:
+    value = printed.strip().upper().rstrip("-").rstrip(".")
+    if not value or not _CODE_IN_INDEX.match(value):
+        return None
+    return value.replace(".", "")
+
+
+def iter_docs(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str, str, int]]:
+    """(system, code, source, text, billable) for every search document."""
+    billable: dict[tuple[str, str], int] = {}
+    for system, code, long_desc, short_desc, bill in _latest_code_rows(conn):
+        billable[(system, code)] = bill
+        if long_desc:
+            yield system, code, "title", long_desc, bill
+        if short_desc and (not long_desc or normalized(short_desc) != normalized(long_desc)):
+            yield system, code, "short", short_desc, bill
+    for system, code, text in conn.execute(
+        "SELECT system, code, text FROM note WHERE kind='inclusion' AND release_id IN"
+        " (SELECT max(release_id) FROM note GROUP BY system)"
+    ):
+        yield system, code, "inclusion", text, billable.get((system, code), 0)
+    cm = str(CodeSystem.ICD10CM)
+    for path, codes_json, manif in conn.execute(
+        "SELECT path, codes, manif FROM index_entry WHERE release_id IN"
+        " (SELECT max(release_id) FROM index_entry GROUP BY idx)"
+    ):
+        codes: dict[str, str] = json.loads(codes_json)
+        for column, printed in codes.items():
+            code = _index_code(printed)
+            if code is None:
+                continue
+            text = path if column == "code" else f"{path}, {column.replace('_', ' ')}"
+            yield cm, code, "index", text, billable.get((cm, code), 0)
+        mcode = _index_code(manif) if manif else None
+        if mcode:
+            yield cm, mcode, "index_manif", path, billable.get((cm, mcode), 0)
+
+
+def rebuild_search_index(conn: sqlite3.Connection) -> int:
+    """Recreate ``search_doc``, its FTS5 index and the word vocabulary. Returns the document count."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DROP TABLE IF EXISTS search_fts")
+        conn.execute("DROP TABLE IF EXISTS search_vocab")
+        conn.execute("DELETE FROM search_doc")
+        vocab: Counter[str] = Counter()
+        seen: set[tuple[str, str, str]] = set()
+        batch: list[tuple[str, str, str, str, int, str]] = []
+        n = 0
+        for system, code, source, text, bill in iter_docs(conn):
+            norm = normalized(text)
+            key = (system, code, norm)
+            if key in seen or not norm:
+                continue
+            seen.add(key)
+            vocab.update(set(norm.split()))
+            batch.append((system, code, source, text, bill, norm))
+            if len(batch) >= 20_000:
+                conn.executemany(
+                    "INSERT INTO search_doc(system, code, source, text, billable, norm) VALUES (?,?,?,?,?,?)",
+                    batch,
+                )
+                n += len(batch)
+                batch.clear()
+        if batch:
+            conn.executemany(
+                "INSERT INTO search_doc(system, code, source, text, billable, norm) VALUES (?,?,?,?,?,?)",
+                batch,
+            )
+            n += len(batch)
+        conn.execute(
+            "CREATE VIRTUAL TABLE search_fts USING fts5(norm, content='search_doc', content_rowid='id',"
+            " tokenize='unicode61 remove_diacritics 2')"
+        )
+        conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        conn.execute("CREATE TABLE search_vocab (word TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
+        conn.executemany("INSERT INTO search_vocab(word, df) VALUES (?, ?)", vocab.items())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return n
