@@ -43,3 +43,27 @@ def fixtures_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"fixtures folder {path} does not exist")
     return path
+
+
+@pytest.fixture(scope="session")
+def built_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reference store built once per test run from everything available.
+
+    Packaged code sets always; the CMS/CDC files too when MEDBILL_SOURCE_DIR is set.
+    """
+    from medbill.codesets.build import build
+
+    path = tmp_path_factory.mktemp("refdata") / "refdata.sqlite"
+    results = build(path, source_dir=_source_dir())
+    failed = [r for r in results if r.status == "failed"]
+    assert not failed, failed
+    return path
+
+
+@pytest.fixture(scope="session")
+def store(built_store_path: Path):  # type: ignore[no-untyped-def]
+    from medbill.codesets.refstore import RefStore
+
+    s = RefStore.open(built_store_path)
+    yield s
+    s.close()

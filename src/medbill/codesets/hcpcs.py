@@ -33,7 +33,6 @@ is skipped (and counted in the log) so CPT descriptors never enter the store thi
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -90,7 +89,6 @@ TXT_RECORD_LENGTH = 320
 COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in TXT_LAYOUT)
 
 _DATE_FIELDS = ("ASC_DT", "OPPS_DT", "ADD DT", "ACT EFF DT", "TERM DT")
-_HCPCS_SHAPE = re.compile(r"[A-Z][0-9]{4}")
 
 
 @dataclass(slots=True)
@@ -300,9 +298,9 @@ def _assemble(p: Path, records: Iterator[tuple[int, dict[str, str]]]) -> Iterato
                 raise SourceFileError(
                     f"{rec['HCPC']!r} is not a two-character modifier", path=str(p), line=line, field="HCPC"
                 )
-        elif _HCPCS_SHAPE.fullmatch(code) is None:
+        elif not is_well_formed(code, CodeSystem.HCPCS):
             raise SourceFileError(
-                f"{rec['HCPC']!r} is not a HCPCS Level II code (letter + 4 digits)",
+                f"{rec['HCPC']!r} is not a HCPCS Level II code (a letter A-V + 4 digits)",
                 path=str(p),
                 line=line,
                 field="HCPC",
@@ -321,6 +319,8 @@ def _assemble(p: Path, records: Iterator[tuple[int, dict[str, str]]]) -> Iterato
     if pending is not None:
         yield _finish(p, pending)
         counts[pending.system] += 1
+    if not any(counts.values()) and not skipped_level1:
+        raise SourceFileError("no HCPCS codes or modifiers in the file", path=str(p))
     if skipped_level1:
         log.warning("skipped %d Level I (CPT) records in %s", skipped_level1, p.name)
     log.info(

@@ -31,7 +31,10 @@ What :func:`parse_tabular` produces (a :class:`TabularRelease`):
     ``T36.0X1`` -> ``T360X1A``; ``M48.40`` -> ``M4840XA``; ``W08`` -> ``W08XXXA``). The expanded code's
     parent is the leaf itself: no row is made for the padded intermediate (``M4840X``, ``W08XXX``),
     which is neither a tabular node nor in CDC's code list. Its ``long_desc`` follows CMS's convention
-    ``"<leaf desc>, <extension text>"`` and ``attrs = {"seventh": "A"}``.
+    ``"<leaf desc>, <extension text>"`` and ``attrs = {"seventh": "A"}``. One exception is stated only
+    in prose, in a ``<notes>`` at S06: "7th characters D and S do not apply to codes in category S06
+    with 6th character 7 ... or 8 ..."; such notes are parsed and those codes are not made (an
+    unrecognised wording of this kind raises), which is what CDC's code list and the MCE show.
 
   ``billable`` is True for a leaf with no 7th-character requirement and for every expanded code; the
   leaf that needs a 7th character is not billable and carries ``attrs = {"needs_seventh": True,

@@ -5,14 +5,10 @@ CDC's NCHS publishes, with each fiscal-year (and April) release of ICD-10-CM, fo
 CMS at https://www.cms.gov/medicare/coding-billing/icd-10-codes), with their schemas
 (``icd10cm_index.xsd``, ``icd10cm_drug_neoplasm.xsd``):
 
-========================== ========== ==================================================
-file                       ``index``  content
-========================== ========== ==================================================
-icd10cm_index_<year>.xml   disease    Index to Diseases and Injuries (~25 MB)
-icd10cm_eindex_<year>.xml  external   External Cause of Injuries Index
-icd10cm_neoplasm_<year>.xml neoplasm  Table of Neoplasms
-icd10cm_drug_<year>.xml    drug       Table of Drugs and Chemicals
-========================== ========== ==================================================
+* ``icd10cm_index_<year>.xml``: Index to Diseases and Injuries (``index="disease"``);
+* ``icd10cm_eindex_<year>.xml``: External Cause of Injuries Index (``"external"``);
+* ``icd10cm_neoplasm_<year>.xml``: Table of Neoplasms (``"neoplasm"``);
+* ``icd10cm_drug_<year>.xml``: Table of Drugs and Chemicals (``"drug"``).
 
 All four share one layout (element names as in the CDC files; no XML namespace)::
 
@@ -36,10 +32,10 @@ modifiers in ``<nemod>``), then any of ``<code>``, ``<manif>`` (the manifestatio
 brackets after the code), ``<see>``, ``<seeAlso>``, ``<seecat>`` ("see category"), ``<subcat>`` ("see
 subcategory"), and in the tables ``<cell col="N">`` (``--`` = no code), then its sub-terms.
 
-:func:`parse_index` streams a file (``xml.etree.ElementTree.XMLPullParser`` fed line by line, so events
-carry a line number; finished entries are dropped from the tree) and yields one
-:class:`~medbill.codesets.records.IndexRow` per entry, in file order (a parent before its sub-terms),
-one ``mainTerm`` at a time:
+:func:`parse_index` streams a file (``xml.etree.ElementTree.XMLPullParser`` fed 1 MB at a time;
+finished entries are dropped from the tree; the line of a semantic error is found by reading the file
+again) and yields one :class:`~medbill.codesets.records.IndexRow` per entry, in file order (a parent
+before its sub-terms), one ``mainTerm`` at a time:
 
 * ``id`` counts entries from 1 in file order; ``parent_id`` is the enclosing entry (``None`` for a
   mainTerm); ``level`` 0 for a mainTerm, n for ``<term level="n">``;
@@ -74,6 +70,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from medbill.codesets.records import IndexRow
 from medbill.core.errors import SourceFileError
@@ -98,7 +95,8 @@ ROOT_TAG = "ICD10CM.index"
 _ENTRY_TAGS = frozenset({"mainTerm", "term"})
 _FIELD_TAGS = frozenset({"code", "manif", "see", "seeAlso", "seecat", "subcat", "cell"})
 _NO_CODE = frozenset({"", "-", "--", "\u2014", "\u2013"})  # "--", and em/en dash as printed
-_CHUNK = 1 << 16  # bytes read at most per feed (a line, or a piece of a very long line)
+_BLOCK = 1 << 20  # bytes fed to the parser at a time
+_CHUNK = 1 << 16  # at most this much of a line per feed when locating a line
 
 # Table columns, each recognised from its heading's words (all the listed words must occur).
 NEOPLASM_COLUMNS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -157,10 +155,11 @@ def detect_index_kind(path: Path | str) -> str:
     heads: list[str] = []
     depth = 0
     with contextlib.closing(_events(p)) as events:
-        for event, elem, line in events:
+        for event, elem, number in events:
             tag = _local(elem.tag)
             if event == "start":
                 if depth == 0 and tag != ROOT_TAG:
+                    line = _event_line(p, number)
                     raise SourceFileError(
                         f"root element is <{tag}>, not <{ROOT_TAG}>", path=str(p), line=line, field="root"
                     )
@@ -246,7 +245,7 @@ class _Entry:
     id: int
     parent_id: int | None
     level: int
-    line: int
+    at: int  # number of its start event (see _events)
     declared_level: str | None  # a wrong level="" attribute, reported once the title is known
     title: str = ""
     nemod: str = ""
@@ -280,8 +279,11 @@ class _IndexReader:
         self.open: list[_Entry] = []  # entries being read, outermost first
         self.done: list[_Entry] = []  # entries of the current mainTerm, in file order
         self.next_id = 1
+        self.head_at: dict[int, int] = {}  # <head> col -> its event number
 
-    def error(self, message: str, line: int | None, field: str | None = None) -> SourceFileError:
+    def error(self, message: str, at: int | None, field: str | None = None) -> SourceFileError:
+        """A SourceFileError at the line of event number ``at`` (found by reading the file again)."""
+        line = _event_line(self.path, at)
         return SourceFileError(message, path=str(self.path), line=line, field=field)
 
     def rows(self) -> Iterator[IndexRow]:
@@ -298,22 +300,23 @@ class _IndexReader:
     def _read(
         self, events: Iterator[tuple[str, ET.Element, int]], stack: list[ET.Element]
     ) -> Iterator[IndexRow]:
-        for event, elem, line in events:
-            tag = _local(elem.tag)
+        for event, elem, at in events:
+            tag = elem.tag
+            if tag[0] == "{":
+                tag = _local(tag)
             if event == "start":
-                if not stack and tag != ROOT_TAG:
-                    raise self.error(f"root element is <{tag}>, not <{ROOT_TAG}>", line, "root")
-                if tag in _ENTRY_TAGS:
-                    self.start_entry(tag, elem, line)
+                if tag in _ENTRY_TAGS and stack:
+                    self.start_entry(tag, elem, at)
+                elif not stack and tag != ROOT_TAG:
+                    raise self.error(f"root element is <{tag}>, not <{ROOT_TAG}>", at, "root")
                 stack.append(elem)
                 continue
             stack.pop()
             parent = stack[-1] if stack else None
-            parent_tag = _local(parent.tag) if parent is not None else ""
             if tag in _ENTRY_TAGS:
                 entry = self.open.pop()
                 if not entry.has_title:
-                    raise self.error(f"<{tag}> without a <title>", entry.line, "title")
+                    raise self.error(f"<{tag}> without a <title>", entry.at, "title")
                 elem.clear()
                 if tag == "mainTerm":
                     for done in self.done:
@@ -322,36 +325,40 @@ class _IndexReader:
                     if parent is not None:
                         parent.remove(elem)
             elif tag == "title":
-                self.end_title(elem, parent_tag, line)
+                self.end_title(elem, _local(parent.tag) if parent is not None else "", at)
             elif tag in _FIELD_TAGS:
-                self.end_field(tag, elem, line)
+                self.end_field(tag, elem, at)
+            elif tag == "head":
+                col = elem.get("col", "")
+                if col.strip().isdigit():
+                    self.head_at[int(col)] = at
             elif tag == "indexHeading":
-                self.end_heading(elem, line)
+                self.end_heading(elem, at)
                 if parent is not None:
                     parent.remove(elem)
             elif tag in ("letter", "version") and parent is not None:
                 parent.remove(elem)
 
-    def start_entry(self, tag: str, elem: ET.Element, line: int) -> None:
+    def start_entry(self, tag: str, elem: ET.Element, at: int) -> None:
         if tag == "mainTerm":
             if self.open:
-                raise self.error("<mainTerm> inside another entry", line, "mainTerm")
+                raise self.error("<mainTerm> inside another entry", at, "mainTerm")
             parent_id, level = None, 0
         else:
             if not self.open:
-                raise self.error("<term> outside a <mainTerm>", line, "term")
+                raise self.error("<term> outside a <mainTerm>", at, "term")
             parent = self.open[-1]
             parent_id, level = parent.id, parent.level + 1
         declared = elem.get("level")
         wrong = None
         if declared is not None and (not declared.strip().isdigit() or int(declared) != level):
             wrong = declared
-        entry = _Entry(id=self.next_id, parent_id=parent_id, level=level, line=line, declared_level=wrong)
+        entry = _Entry(id=self.next_id, parent_id=parent_id, level=level, at=at, declared_level=wrong)
         self.next_id += 1
         self.open.append(entry)
         self.done.append(entry)
 
-    def end_title(self, elem: ET.Element, parent_tag: str, line: int) -> None:
+    def end_title(self, elem: ET.Element, parent_tag: str, at: int) -> None:
         if parent_tag in _ENTRY_TAGS:
             entry = self.open[-1]
             entry.title, entry.nemod = _title_and_nemod(elem)
@@ -361,7 +368,7 @@ class _IndexReader:
                 raise self.error(
                     f"entry {entry.title!r}: term level {entry.declared_level!r} is not its parent's "
                     f"level + 1 (expected {expected})",
-                    entry.line,
+                    entry.at,
                     "term level",
                 )
         elif parent_tag == ROOT_TAG:
@@ -370,17 +377,17 @@ class _IndexReader:
             if kind is not None and kind != self.index:
                 raise self.error(
                     f"the file's title {title!r} names the {kind} index, not the {self.index} index",
-                    line,
+                    at,
                     "title",
                 )
 
-    def end_field(self, tag: str, elem: ET.Element, line: int) -> None:
+    def end_field(self, tag: str, elem: ET.Element, at: int) -> None:
         if not self.open:
-            raise self.error(f"<{tag}> outside a <mainTerm> or <term>", line, tag)
+            raise self.error(f"<{tag}> outside a <mainTerm> or <term>", at, tag)
         entry = self.open[-1]
         text = _norm(_all_text(elem))
         if tag == "cell":
-            self.add_cell(entry, elem.get("col"), text, line)
+            self.add_cell(entry, elem.get("col"), text, at)
         elif not text:
             return
         elif tag == "code":
@@ -397,47 +404,52 @@ class _IndexReader:
         elif tag == "subcat":
             entry.see.append(text if text.lower().startswith("subcategor") else f"subcategory {text}")
 
-    def add_cell(self, entry: _Entry, col: str | None, text: str, line: int) -> None:
+    def add_cell(self, entry: _Entry, col: str | None, text: str, at: int) -> None:
         name = entry.title or "(untitled)"
         if not self.table:
             raise self.error(
                 f"entry {name!r}: a table <cell> in a {self.index} index (is this the Neoplasm or "
                 "Drug table?)",
-                line,
+                at,
                 "cell",
             )
         if self.columns is None:
-            raise self.error(f"entry {name!r}: <cell> before the <indexHeading> headings", line, "cell")
+            raise self.error(f"entry {name!r}: <cell> before the <indexHeading> headings", at, "cell")
         if col is None or not col.strip().isdigit():
-            raise self.error(f"entry {name!r}: <cell> with col={col!r}", line, "cell col")
+            raise self.error(f"entry {name!r}: <cell> with col={col!r}", at, "cell col")
         number = int(col)
         column = self.columns.get(number)
         if column is None:
             raise self.error(
                 f"entry {name!r}: cell col={number} is beyond the headings (code columns "
                 f"{min(self.columns)}-{max(self.columns)})",
-                line,
+                at,
                 f"cell col={number}",
             )
         if column in entry.codes:
-            raise self.error(f"entry {name!r}: two cells in col={number}", line, f"cell col={number}")
+            raise self.error(f"entry {name!r}: two cells in col={number}", at, f"cell col={number}")
         if text not in _NO_CODE:
             entry.codes[column] = text
 
-    def end_heading(self, elem: ET.Element, line: int) -> None:
+    def end_heading(self, elem: ET.Element, at: int) -> None:
         if not self.table:
             raise self.error(
                 f"table column headings in a {self.index} index (is this the Neoplasm or Drug table?)",
-                line,
+                at,
                 "indexHeading",
             )
         heads: dict[int, str] = {}
         for head in elem.iter("head"):
             col = head.get("col")
             if col is None or not col.strip().isdigit():
-                raise self.error(f"<head> with col={col!r}", line, "indexHeading")
+                raise self.error(f"<head> with col={col!r}", at, "indexHeading")
             heads[int(col)] = _norm(_all_text(head))
-        self.columns = _map_headings(heads, self.index, lambda msg: self.error(msg, line, "indexHeading"))
+        head_at, self.head_at = self.head_at, {}
+
+        def fail(message: str, col: int | None) -> SourceFileError:
+            return self.error(message, head_at.get(col, at) if col else at, "indexHeading")
+
+        self.columns = _map_headings(heads, self.index, fail)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,27 +457,31 @@ class _IndexReader:
 # ---------------------------------------------------------------------------------------------
 
 
-def _events(path: Path) -> Generator[tuple[str, ET.Element, int], None, None]:
-    """(event, element, line) for the start and end of every element, streaming the file.
+def _events(path: Path, *, by_line: bool = False) -> Generator[tuple[str, ET.Element, int], None, None]:
+    """(event, element, position) for the start and end of every element, streaming the file.
 
-    The parser is fed one line at a time (at most :data:`_CHUNK` bytes), so an event's line is the
-    line where its tag ends. Malformed XML raises :class:`SourceFileError` with the parser's line.
+    ``position`` is the event's number (1, 2, ...), or with ``by_line`` the line where its tag ends
+    (the parser is then fed one line at a time, about twice as slow). Malformed XML raises
+    :class:`SourceFileError` with the parser's line.
     """
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    number = 0
     line = 1
     try:
         with path.open("rb") as fh:
-            while chunk := fh.readline(_CHUNK):
+            while chunk := (fh.readline(_CHUNK) if by_line else fh.read(_BLOCK)):
                 parser.feed(chunk)
-                for event, elem in _element_events(parser):
-                    yield event, elem, line
-                if chunk.endswith(b"\n"):
+                for event, elem in cast(Iterator[tuple[str, ET.Element]], parser.read_events()):
+                    number += 1
+                    yield event, elem, line if by_line else number
+                if by_line and chunk.endswith(b"\n"):
                     line += 1
             parser.close()
-            for event, elem in _element_events(parser):
-                yield event, elem, line
+            for event, elem in cast(Iterator[tuple[str, ET.Element]], parser.read_events()):
+                number += 1
+                yield event, elem, line if by_line else number
     except ET.ParseError as exc:
-        err_line, column = getattr(exc, "position", (line, 0))
+        err_line, column = getattr(exc, "position", (None, 0))
         message = str(exc).split(": line", 1)[0]
         raise SourceFileError(
             f"malformed XML: {message} (column {column + 1})", path=str(path), line=err_line
@@ -474,14 +490,19 @@ def _events(path: Path) -> Generator[tuple[str, ET.Element, int], None, None]:
         raise SourceFileError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
 
 
-def _element_events(parser: ET.XMLPullParser[ET.Element]) -> Iterator[tuple[str, ET.Element]]:
-    for item in parser.read_events():
-        if len(item) == 2 and isinstance(item[1], ET.Element):
-            yield item[0], item[1]
+def _event_line(path: Path, number: int | None) -> int | None:
+    """The line where event ``number`` of :func:`_events` happens (read again, line by line)."""
+    if number is None:
+        return None
+    with contextlib.closing(_events(path, by_line=True)) as events:
+        for count, (_, _, line) in enumerate(events, start=1):
+            if count == number:
+                return line
+    return None
 
 
 def _map_headings(
-    heads: dict[int, str], index: str, error: Callable[[str], SourceFileError]
+    heads: dict[int, str], index: str, error: Callable[[str, int | None], SourceFileError]
 ) -> dict[int, str]:
     """Map cell columns to the table's column names from the ``<head>`` texts, or fail."""
     rules = _TABLE_COLUMNS[index]
@@ -492,14 +513,14 @@ def _map_headings(
         if col == _TERM_COLUMN and not names:
             continue
         if len(names) != 1:
-            raise error(f"heading col={col} {text!r} is not a {index} table column")
+            raise error(f"heading col={col} {text!r} is not a {index} table column", col)
         if names[0] in columns.values():
-            raise error(f"heading col={col} {text!r}: column {names[0]} heads two columns")
+            raise error(f"heading col={col} {text!r}: column {names[0]} heads two columns", col)
         columns[col] = names[0]
     missing = [name for name, _ in rules if name not in columns.values()]
     if missing:
         found = ", ".join(repr(t) for t in heads.values())
-        raise error(f"{index} table headings lack {', '.join(missing)} (headings: {found})")
+        raise error(f"{index} table headings lack {', '.join(missing)} (headings: {found})", None)
     return columns
 
 

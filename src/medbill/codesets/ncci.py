@@ -127,6 +127,10 @@ def parse_ptp_file(path: str | Path, table: str) -> Iterator[PtpRow]:
     """
     if table not in PTP_TABLES:
         raise ValueError(f"table must be one of {PTP_TABLES}, not {table!r}")
+    return _ptp_rows(path, table)
+
+
+def _ptp_rows(path: str | Path, table: str) -> Iterator[PtpRow]:
     spath = str(path)
     try:
         handle = open(path, encoding="latin-1", newline="")
@@ -139,7 +143,7 @@ def parse_ptp_file(path: str | Path, table: str) -> Iterator[PtpRow]:
 def _read_ptp(handle: IO[str], table: str, path: str) -> Iterator[PtpRow]:
     dates: dict[str, date] = {}
     lines = enumerate(handle, start=1)
-    header_line = _find_ptp_header(lines, path)
+    header_at, header_line = _find_ptp_header(lines, path)
     in_header = True
     for number, raw in lines:
         text = raw.rstrip("\r\n")
@@ -150,7 +154,7 @@ def _read_ptp(handle: IO[str], table: str, path: str) -> Iterator[PtpRow]:
                     header_line.append(cells)  # a legend line of the header
                     continue
             in_header = False
-            _check_ptp_header(header_line, path)
+            _check_ptp_header(header_line, path, header_at)
         if not text.strip("\t "):
             continue  # blank line (end of file)
         if len(cells) < 6:
@@ -186,10 +190,10 @@ def _read_ptp(handle: IO[str], table: str, path: str) -> Iterator[PtpRow]:
         rationale = cells[6].strip() if len(cells) > 6 else ""
         yield PtpRow(table, column1, column2, indicator, effective, deleted, rationale)
     if in_header:
-        _check_ptp_header(header_line, path)  # a file with a header and no rows is fine
+        _check_ptp_header(header_line, path, header_at)  # a header and no rows is fine
 
 
-def _find_ptp_header(lines: Iterator[tuple[int, str]], path: str) -> list[list[str]]:
+def _find_ptp_header(lines: Iterator[tuple[int, str]], path: str) -> tuple[int, list[list[str]]]:
     for number, raw in lines:
         cells = raw.rstrip("\r\n").split("\t")
         if (
@@ -197,17 +201,18 @@ def _find_ptp_header(lines: Iterator[tuple[int, str]], path: str) -> list[list[s
             and cells[0].strip().lower() == "column 1"
             and cells[1].strip().lower() == "column 2"
         ):
-            return [cells]
+            return number, [cells]
         if number >= _MAX_PREAMBLE:
             break
     raise SourceFileError(
-        f"no 'Column 1<TAB>Column 2' header line in the first {_MAX_PREAMBLE} lines: not a CMS NCCI PTP .txt file",
+        f"no 'Column 1<TAB>Column 2' header line in the first {_MAX_PREAMBLE} lines: "
+        "not a CMS NCCI PTP .txt file",
         path=path,
         field="header",
     )
 
 
-def _check_ptp_header(rows: list[list[str]], path: str) -> None:
+def _check_ptp_header(rows: list[list[str]], path: str, line: int) -> None:
     merged = [
         " ".join(row[i].strip() for row in rows if i < len(row) and row[i].strip()).lower()
         for i in range(len(_PTP_COLUMNS))
@@ -215,7 +220,7 @@ def _check_ptp_header(rows: list[list[str]], path: str) -> None:
     for (name, words), text in zip(_PTP_COLUMNS, merged, strict=True):
         if not all(w in text for w in words):
             raise SourceFileError(
-                f"header column {name!r} expected, found {text!r}", path=path, field="header"
+                f"header column {name!r} expected, found {text!r}", path=path, line=line, field="header"
             )
 
 

@@ -359,14 +359,20 @@ class RefStore:
         chain = self._parent_chain(system, value)
         sevenths, needs = self._sevenths(system, value, chain, kind)
         leaf = kind in ("code", "item") and not needs
-        if not leaf:
+        has_validity = str(system) in self._has_validity
+        if has_validity and in_force:
+            # the validity tables list billable codes only: in force on that date = billable then,
+            # even if a later release split it into children (C83.39 until FY2025)
+            valid = billable = True
+            needs = False
+            leaf = True
+        elif not leaf:
             # a category, subcategory or code that still needs its 7th character: a place in the
             # hierarchy (valid to look at and to search under) that never goes on a claim
             valid = row is not None
             billable = False
-        elif str(system) in self._has_validity and (validity or row is None or kind == "code"):
-            valid = bool(in_force)
-            billable = valid
+        elif has_validity and (validity or row is None or kind == "code"):
+            valid = billable = False
         else:
             # no date-ranged validity for this system: the code row's own dates and its release's
             valid = row is not None and self._row_covers(row, on)

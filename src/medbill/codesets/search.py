@@ -23,7 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from medbill.codesets.text import fold, normalized, stem, terms
+from medbill.codesets.text import STOPWORDS, fold, normalized, stem, terms, words
 from medbill.core.codes import CodeSystem, display
 
 _SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "short": 0.02, "index_manif": 0.0}
@@ -140,8 +140,10 @@ class SearchEngine:
         if self._vocab is None:
             self._vocab = dict(self.conn.execute("SELECT word, df FROM search_vocab").fetchall())
             by_len: dict[int, list[str]] = {}
-            for w in self._vocab:
+            self._surface: dict[str, tuple[str, int]] = {}
+            for w, st, df in self.conn.execute("SELECT word, stem, df FROM search_words"):
                 by_len.setdefault(len(w), []).append(w)
+                self._surface[w] = (st, df)
             self._by_len = by_len
         return self._vocab
 
@@ -149,7 +151,7 @@ class SearchEngine:
         df = self.vocab.get(term, 0)
         return math.log((self._n_docs + 1) / (df + 0.5))
 
-    def correct(self, term: str) -> tuple[str, ...]:
+    def correct(self, term: str, surface: str | None = None) -> tuple[str, ...]:
         """Known terms nearest to an unknown one, best first (empty when nothing is close enough).
 
         Edit distance 1 (2 for words of 7+ letters), a transposition counting once; ties keep up to
@@ -161,17 +163,23 @@ class SearchEngine:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        maxd = 1 if len(term) <= 6 else 2
+        word = surface or term
+        maxd = 1 if len(word) <= 6 else 2
         assert self._by_len is not None
         pool: list[str] = []
-        for length in range(len(term) - maxd, len(term) + maxd + 1):
+        for length in range(len(word) - maxd, len(word) + maxd + 1):
             pool.extend(self._by_len.get(length, ()))
-        found = process.extract(term, pool, scorer=OSA.distance, score_cutoff=maxd, limit=None)
+        found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=maxd, limit=None)
         if not found:
             return ()
         best = min(d for _c, d, _i in found)
-        alts = sorted((c for c, d, _i in found if d == best), key=lambda c: -vocab[c])
-        return tuple(alts[:3])
+        stems: dict[str, int] = {}
+        for cand, d, _i in found:
+            if d == best:
+                st, df = self._surface[cand]
+                if st in vocab:
+                    stems[st] = max(stems.get(st, 0), df)
+        return tuple(sorted(stems, key=lambda st: -stems[st])[:3])
 
     # retrieval ---------------------------------------------------------------
     def _fts(self, match: str, limit: int) -> list[tuple[int, str, str, str, str, int, str]]:
@@ -225,11 +233,12 @@ class SearchEngine:
         best: dict[tuple[str, str], tuple[float, str, str, str]] = {}
         for variant, why_variant in expand_query(query):
             raw_terms = terms(variant)
+            surfaces = dict(zip(raw_terms, [w for w in words(variant) if w not in STOPWORDS], strict=False))
             # each query term is a group of alternatives: itself, or its spelling corrections
             groups: list[tuple[str, ...]] = []
             fixes: list[str] = []
             for t in dict.fromkeys(raw_terms):
-                alts = self.correct(t)
+                alts = self.correct(t, surfaces.get(t))
                 if alts:
                     fixes.append(f"'{t}' read as '{'/'.join(alts)}'")
                     groups.append(alts)
@@ -244,7 +253,9 @@ class SearchEngine:
             firsts = [g[0] for g in groups]
             bigrams = set(zip(firsts, firsts[1:], strict=False))
             penalty = 0.15 if why_variant else 0.0  # an expansion ranks just below a literal match
-            for _id, system, code, source, text, bill, dnorm in self._candidates(flat, [g[0] for g in groups]):
+            for _id, system, code, source, text, bill, dnorm in self._candidates(
+                flat, [g[0] for g in groups]
+            ):
                 if allowed is not None and system not in allowed:
                     continue
                 if billable_only and not bill:

@@ -14,7 +14,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 
-from medbill.codesets.text import normalized
+from medbill.codesets.text import normalized, stem, words
 from medbill.core.codes import CodeSystem
 
 _CODE_IN_INDEX = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z-]{0,4})?$")
@@ -74,8 +74,10 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
     try:
         conn.execute("DROP TABLE IF EXISTS search_fts")
         conn.execute("DROP TABLE IF EXISTS search_vocab")
+        conn.execute("DROP TABLE IF EXISTS search_words")
         conn.execute("DELETE FROM search_doc")
         vocab: Counter[str] = Counter()
+        raw_words: Counter[str] = Counter()
         seen: set[tuple[str, str, str]] = set()
         batch: list[tuple[str, str, str, str, int, str]] = []
         n = 0
@@ -86,6 +88,7 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
                 continue
             seen.add(key)
             vocab.update(set(norm.split()))
+            raw_words.update(set(words(text)))
             batch.append((system, code, source, text, bill, norm))
             if len(batch) >= 20_000:
                 conn.executemany(
@@ -107,6 +110,15 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
         conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
         conn.execute("CREATE TABLE search_vocab (word TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
         conn.executemany("INSERT INTO search_vocab(word, df) VALUES (?, ?)", vocab.items())
+        # surface words (unstemmed) for spelling correction: "diabetis" is one edit from both
+        # "diabetes" and "diabetic", which stem differently
+        conn.execute(
+            "CREATE TABLE search_words (word TEXT PRIMARY KEY, stem TEXT NOT NULL, df INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        conn.executemany(
+            "INSERT INTO search_words(word, stem, df) VALUES (?, ?, ?)",
+            ((w, stem(w), df) for w, df in raw_words.items() if len(w) > 3 and not w.isdigit()),
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

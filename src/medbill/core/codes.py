@@ -83,12 +83,12 @@ def parse_system(text: str) -> CodeSystem:
 
 # Shapes of a normalised (undotted, upper-case) value, per system.
 _SHAPES: dict[CodeSystem, re.Pattern[str]] = {
-    # letter, digit, alnum, then up to 4 alnum (placeholder X included)
-    CodeSystem.ICD10CM: re.compile(r"[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?"),
+    # letter, digit (a letter in chapter 23's QA0-), alnum, then up to 4 alnum (placeholder X included)
+    CodeSystem.ICD10CM: re.compile(r"[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?|QA[0-9A-Z]([0-9A-Z]{1,4})?"),
     # 7 characters from 0-9 and A-Z without I and O
     CodeSystem.ICD10PCS: re.compile(r"[0-9A-HJ-NP-Z]{7}"),
-    # CPT: 5 digits (Category I) or 4 digits + F/T (Category II/III) or 4 digits + U/M (PLA, MAAA)
-    CodeSystem.CPT: re.compile(r"[0-9]{4}[0-9FTUM]"),
+    # CPT: 5 digits (Category I), 4 digits + F/T (Category II/III), + U/M (PLA, MAAA), + A (vaccine admin)
+    CodeSystem.CPT: re.compile(r"[0-9]{4}[0-9AFTUM]"),
     CodeSystem.HCPCS: re.compile(r"[A-V][0-9]{4}"),
     CodeSystem.MODIFIER: re.compile(r"[0-9A-Z]{2}"),
     CodeSystem.POS: re.compile(r"[0-9]{2}"),
@@ -183,4 +183,4 @@ def display(value: str, system: CodeSystem) -> str:
     return value
 
 
-_CM_CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{1,4}$")
+_CM_CODE = re.compile(r"([A-Z][0-9]|QA)[0-9A-Z][0-9A-Z]{1,4}$")
