@@ -46,8 +46,7 @@ def _index_loader(kind: str):  # type: ignore[no-untyped-def]
     def load(w: ReleaseWriter, path: Path) -> None:
         from medbill.codesets.icd10cm_index import index_paths, parse_index
 
-        rows = list(parse_index(path, kind))
-        w.index_entries(index_paths(rows))
+        w.index_entries(index_paths(parse_index(path, kind)))
 
     return load
 

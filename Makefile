@@ -1,0 +1,38 @@
+# medbill: the two commands a new machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: build the reference store (SQLite, no PHI) from the official code sets, then look up and search
+run: $(STAMP)
+	$(BIN)/medbill data build
+	$(BIN)/medbill data status
+	$(BIN)/medbill code E11.9 --date 2026-04-01
+	$(BIN)/medbill search "type 2 diabetes with diabetic neuropathy" --limit 5
+
+## test: the whole test suite (tests needing ../shared skip unless MEDBILL_SOURCE_DIR is set)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
