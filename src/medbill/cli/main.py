@@ -18,6 +18,7 @@ def _register() -> None:
 
     codes.register(main)
     data.register(main)
+    __import__("medbill.cli.data_fetch", fromlist=["register"]).register(data.data_group)
 
 
 _register()

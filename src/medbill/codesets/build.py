@@ -148,7 +148,9 @@ def build(
             if progress:
                 progress(res)
         changed = any(r.status == "loaded" for r in results)
-        has_index = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0] > 0
+        has_index = (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name='search_fts'").fetchone() is not None
+        )
         if changed or not has_index:
             started = time.perf_counter()
             n = rebuild_search_index(conn)

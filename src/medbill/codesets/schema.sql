@@ -142,14 +142,5 @@ CREATE TABLE IF NOT EXISTS gpci (
     release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE
 );
 
--- Search documents: one row per (code, text) with the text's source (title, inclusion, index, synonym).
-CREATE TABLE IF NOT EXISTS search_doc (
-    id       INTEGER PRIMARY KEY,
-    system   TEXT NOT NULL,
-    code     TEXT NOT NULL,
-    source   TEXT NOT NULL,
-    text     TEXT NOT NULL,
-    billable INTEGER NOT NULL,
-    norm     TEXT NOT NULL             -- stemmed content terms, what FTS5 indexes
-);
-CREATE INDEX IF NOT EXISTS search_doc_code ON search_doc(system, code);
+-- Search documents (search_doc, search_fts, search_vocab, search_words) are (re)created by
+-- searchindex.rebuild_search_index after every load.

@@ -2,18 +2,24 @@
 
 Pipeline for one query:
 1. A code or code prefix ("E11", "s72.0", "0DT") lists the codes under it.
-2. The query is expanded with the curated lexicon (abbreviations such as CHF, DM2, lay terms such
-   as "heart attack"; ``data/lexicon.tsv``) into a few variants.
-3. Words the store has never seen are corrected to the nearest known word (edit distance 1, or 2
-   for long words; transpositions count once).
-4. Candidates come from the FTS5 index (all terms, then rarer terms when that finds too few).
+2. Words the store has never seen are corrected to the nearest known words (edit distance 1, or 2
+   for words of 7+ letters; a transposition counts once; ties keep up to three readings).
+3. The curated lexicon (``data/lexicon.tsv``) rewrites abbreviations and lay phrases ("CHF",
+   "heart attack") into title words, giving a few query variants (the literal one first), and
+   adds one-word alternatives (tibial ~ tibia, renal ~ kidney) to each term.
+4. Candidates come from the FTS5 index: documents holding every term (any alternative of it),
+   then documents holding the rarer terms when that finds too few.
 5. Candidates are re-ranked by how much of the query they cover (idf-weighted), how little else
-   they say, exact phrase matches and where the text comes from (title, inclusion term, Index).
+   they say (the words of a 7th character and of "unspecified"/NOS count for little: they are the
+   Index's default when the query says no more), exact and in-order matches, and where the text
+   comes from (title, Index, inclusion term). A rewritten variant ranks just below a literal match.
+6. Codes that differ only by their 7th character collapse to the best one.
 Each hit says why it ranks where it does.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sqlite3
@@ -23,12 +29,18 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from medbill.codesets.text import STOPWORDS, fold, normalized, stem, terms, words
+from medbill.codesets.text import STOPWORDS, fold, normalized, stem
 from medbill.core.codes import CodeSystem, display
 
 _SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "short": 0.02, "index_manif": 0.0}
+# words that, left over in a title, mark the Index's default ("Pneumonia, unspecified organism")
 _DEFAULT_WORDS = frozenset({"unspecified", "nos", "organism", "site", "type", "cause", "part", "episode"})
 _CODE_PREFIX = re.compile(r"^[A-Za-z0-9]{1,3}(\.[A-Za-z0-9]{0,4})?$|^[A-Za-z0-9]{3,7}$")
+_WORD = re.compile(r"[a-z0-9]+")
+_VARIANT_PENALTY = 0.15
+_MAX_VARIANTS = 6
+
+Row = tuple[int, str, str, str, str, int, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,65 +73,80 @@ class SearchHit:
 
 # ---------------------------------------------------------------------------- lexicon
 @lru_cache(maxsize=1)
-def lexicon() -> dict[tuple[str, ...], tuple[str, ...]]:
+def _raw_lexicon() -> dict[tuple[str, ...], tuple[str, ...]]:
     """Curated abbreviations, synonyms and lay terms: folded word tuple -> expansions."""
     out: dict[tuple[str, ...], list[str]] = {}
-    try:
-        raw = resources.files("medbill.codesets").joinpath("data/lexicon.tsv").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
+    raw = resources.files("medbill.codesets").joinpath("data/lexicon.tsv").read_text(encoding="utf-8")
     for line in raw.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+        if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) < 2:
-            continue
-        key = tuple(re.findall(r"[a-z0-9]+", fold(parts[0])))
+        if len(parts) != 2:
+            raise ValueError(f"lexicon.tsv: bad line {line!r} (want term<TAB>expansion)")
+        key = tuple(w for w in _WORD.findall(fold(parts[0])) if w not in STOPWORDS) or tuple(
+            _WORD.findall(fold(parts[0]))
+        )
         for expansion in parts[1].split("|"):
             if expansion.strip():
-                out.setdefault(key, []).append(expansion.strip())
+                out.setdefault(key, []).append(" ".join(_WORD.findall(fold(expansion))))
     return {k: tuple(v) for k, v in out.items()}
 
 
-def expand_query(query: str, max_variants: int = 4) -> list[tuple[str, str]]:
-    """[(variant text, why)]: the query itself, then lexicon expansions (longest phrase first)."""
+@lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    """Every word of every lexicon term: never "corrected" into something else."""
+    return frozenset(w for key in _raw_lexicon() for w in key)
+
+
+def _is_word_alternative(key: tuple[str, ...], exps: tuple[str, ...]) -> bool:
+    return len(key) == 1 and all(len(e.split()) == 1 for e in exps)
+
+
+@lru_cache(maxsize=1)
+def word_alternatives() -> dict[str, tuple[str, ...]]:
+    """One-word entries with one-word expansions, stemmed: term -> alternative terms."""
+    return {
+        stem(k[0]): tuple(stem(e) for e in v) for k, v in _raw_lexicon().items() if _is_word_alternative(k, v)
+    }
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Entries that rewrite the query (a phrase, or a word into a phrase)."""
+    return {k: v for k, v in _raw_lexicon().items() if not _is_word_alternative(k, v)}
+
+
+def expand_query(words: Sequence[str], max_variants: int = 4) -> list[tuple[list[str], str]]:
+    """[(words, why)]: the words themselves, then lexicon rewrites (longest phrase first)."""
     lex = lexicon()
-    toks = re.findall(r"[a-z0-9]+", fold(query))
-    variants: list[tuple[str, str]] = [(" ".join(toks), "")]
-    if not lex or not toks:
-        return variants
-    # find non-overlapping lexicon phrases, longest first
+    toks = list(words)
+    variants: list[tuple[list[str], str]] = [(toks, "")]
     spans: list[tuple[int, int, tuple[str, ...]]] = []
     used = [False] * len(toks)
     for n in range(min(5, len(toks)), 0, -1):
         for i in range(len(toks) - n + 1):
-            if any(used[i : i + n]):
-                continue
             key = tuple(toks[i : i + n])
-            if key in lex:
+            if key in lex and not any(used[i : i + n]):
                 spans.append((i, n, lex[key]))
                 for j in range(i, i + n):
                     used[j] = True
     if not spans:
         return variants
     spans.sort()
-    # one variant per alternative of the first ambiguous phrase, others take their first expansion
-    alt_counts = max(len(s[2]) for s in spans)
-    for alt in range(min(alt_counts, max_variants - 1)):
+    alternatives = max(len(s[2]) for s in spans)
+    for alt in range(min(alternatives, max_variants - 1)):
         out: list[str] = []
         whys: list[str] = []
         i = 0
         for start, n, exps in spans:
             out.extend(toks[i:start])
             exp = exps[min(alt, len(exps) - 1)]
-            out.append(fold(exp))
-            whys.append(f"{' '.join(toks[start : start + n])} → {exp}")
+            out.extend(exp.split())
+            whys.append(f"{' '.join(toks[start:start + n])} → {exp}")
             i = start + n
         out.extend(toks[i:])
-        text = " ".join(out)
-        if all(text != v[0] for v in variants):
-            variants.append((text, "; ".join(whys)))
+        if all(out != v[0] for v in variants):
+            variants.append((out, "; ".join(whys)))
     return variants
 
 
@@ -130,42 +157,41 @@ class SearchEngine:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._vocab: dict[str, int] | None = None
-        self._by_len: dict[int, list[str]] | None = None
+        self._by_len: dict[int, list[str]] = {}
+        self._surface: dict[str, tuple[str, int]] = {}
         (self._n_docs,) = conn.execute("SELECT count(*) FROM search_doc").fetchone()
         self._desc_cache: dict[tuple[str, str], tuple[str | None, bool]] = {}
+        self._parent_cache: dict[tuple[str, str], str | None] = {}
 
     # vocabulary ------------------------------------------------------------
     @property
     def vocab(self) -> dict[str, int]:
         if self._vocab is None:
             self._vocab = dict(self.conn.execute("SELECT word, df FROM search_vocab").fetchall())
-            by_len: dict[int, list[str]] = {}
-            self._surface: dict[str, tuple[str, int]] = {}
             for w, st, df in self.conn.execute("SELECT word, stem, df FROM search_words"):
-                by_len.setdefault(len(w), []).append(w)
+                self._by_len.setdefault(len(w), []).append(w)
                 self._surface[w] = (st, df)
-            self._by_len = by_len
         return self._vocab
 
     def idf(self, term: str) -> float:
         df = self.vocab.get(term, 0)
         return math.log((self._n_docs + 1) / (df + 0.5))
 
-    def correct(self, term: str, surface: str | None = None) -> tuple[str, ...]:
-        """Known terms nearest to an unknown one, best first (empty when nothing is close enough).
+    def correct(self, word: str) -> tuple[str, ...]:
+        """Known surface words nearest to an unknown one, most frequent first (empty if none close).
 
-        Edit distance 1 (2 for words of 7+ letters), a transposition counting once; ties keep up to
-        three alternatives ("diabetis" -> diabetes, diabetic), more frequent first.
+        Edit distance 1 (2 for words of 7+ letters), a transposition counting once; up to three
+        readings are kept ("diabetis" -> diabetes, diabetic).
         """
         vocab = self.vocab
-        if term in vocab or len(term) <= 3 or term.isdigit():
+        if len(word) <= 3 or word.isdigit() or word in self._surface or stem(word) in vocab:
+            return ()
+        if word in _lexicon_words():
             return ()
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        word = surface or term
         maxd = 1 if len(word) <= 6 else 2
-        assert self._by_len is not None
         pool: list[str] = []
         for length in range(len(word) - maxd, len(word) + maxd + 1):
             pool.extend(self._by_len.get(length, ()))
@@ -173,41 +199,37 @@ class SearchEngine:
         if not found:
             return ()
         best = min(d for _c, d, _i in found)
-        stems: dict[str, int] = {}
-        for cand, d, _i in found:
-            if d == best:
-                st, df = self._surface[cand]
-                if st in vocab:
-                    stems[st] = max(stems.get(st, 0), df)
-        return tuple(sorted(stems, key=lambda st: -stems[st])[:3])
+        cands = sorted((c for c, d, _i in found if d == best), key=lambda c: -self._surface[c][1])
+        return tuple(cands[:3])
 
     # retrieval ---------------------------------------------------------------
-    def _fts(self, match: str, limit: int) -> list[tuple[int, str, str, str, str, int, str]]:
+    def _fts(self, match: str, limit: int) -> list[Row]:
         try:
             return self.conn.execute(
-                "SELECT d.id, d.system, d.code, d.source, d.text, d.billable, d.norm FROM search_fts f"
-                " JOIN search_doc d ON d.id=f.rowid WHERE search_fts MATCH ? ORDER BY f.rank LIMIT ?",
+                "SELECT d.id, d.system, d.code, d.source, d.text, d.billable, d.norm, d.neutral"
+                " FROM search_fts f JOIN search_doc d ON d.id=f.rowid"
+                " WHERE search_fts MATCH ? ORDER BY f.rank LIMIT ?",
                 (match, limit),
             ).fetchall()
         except sqlite3.OperationalError:
             return []
 
-    def _candidates(
-        self, qterms: list[str], primary: list[str]
-    ) -> list[tuple[int, str, str, str, str, int, str]]:
-        uniq = list(dict.fromkeys(t for t in qterms if t in self.vocab))
-        if not uniq:
+    def _candidates(self, groups: list[tuple[str, ...]]) -> list[Row]:
+        known = [tuple(a for a in g if a in self.vocab) for g in groups]
+        known = [g for g in known if g]
+        if not known:
             return []
-        must = [t for t in dict.fromkeys(primary) if t in self.vocab]
-        rows = self._fts(" AND ".join(f'"{t}"' for t in must), 300) if must else []
-        if len(rows) < 40 and len(uniq) > 1:
-            # rarer terms first: they decide what the query is about
-            rare = sorted(uniq, key=lambda t: self.vocab.get(t, 0))
-            keep = [t for t in rare if self.vocab.get(t, 0) < 8000] or rare[:2]
+
+        def clause(g: tuple[str, ...]) -> str:
+            return "(" + " OR ".join(f'"{a}"' for a in g) + ")" if len(g) > 1 else f'"{g[0]}"'
+
+        rows = self._fts(" AND ".join(clause(g) for g in known), 300)
+        if len(rows) < 40 and len(known) > 1:
+            # the rarer terms decide what the query is about
+            terms = sorted({a for g in known for a in g}, key=lambda t: self.vocab[t])
+            keep = [t for t in terms if self.vocab[t] < 8000] or terms[:2]
             seen = {r[0] for r in rows}
-            for r in self._fts(" OR ".join(f'"{t}"' for t in keep), 400):
-                if r[0] not in seen:
-                    rows.append(r)
+            rows.extend(r for r in self._fts(" OR ".join(f'"{t}"' for t in keep), 400) if r[0] not in seen)
         return rows
 
     # public ------------------------------------------------------------------
@@ -220,8 +242,7 @@ class SearchEngine:
         limit: int = 20,
         exclude: tuple[str, str, str] | None = None,
     ) -> list[SearchHit]:
-        """Ranked hits for a query. ``exclude`` = (system, code, source) drops those documents
-        (used by the leave-out evaluation)."""
+        """Ranked hits. ``exclude`` = (system, code, source) drops those documents (leave-out tests)."""
         query = query.strip()
         if not query:
             return []
@@ -230,32 +251,37 @@ class SearchEngine:
         if prefix_hits is not None:
             return prefix_hits
 
+        words = [w for w in _WORD.findall(fold(query)) if w not in STOPWORDS]
+        # spelling: each unknown word gets its readings; variants take the product (bounded)
+        readings: list[tuple[str, ...]] = []
+        fixes: list[str] = []
+        for w in words:
+            alts = self.correct(w)
+            if alts:
+                fixes.append(f"'{w}' read as '{'/'.join(alts)}'")
+            readings.append(alts or (w,))
+        spelled = [list(p) for p in itertools.islice(itertools.product(*readings), 3)]
+        variants: list[tuple[list[str], str]] = []
+        for sp in spelled:
+            for v, why in expand_query(sp):
+                if all(v != x[0] for x in variants):
+                    variants.append((v, why))
+        variants = variants[:_MAX_VARIANTS]
+        fix_note = ", ".join(fixes)
+
         best: dict[tuple[str, str], tuple[float, str, str, str]] = {}
-        for variant, why_variant in expand_query(query):
-            raw_terms = terms(variant)
-            surfaces = dict(zip(raw_terms, [w for w in words(variant) if w not in STOPWORDS], strict=False))
-            # each query term is a group of alternatives: itself, or its spelling corrections
-            groups: list[tuple[str, ...]] = []
-            fixes: list[str] = []
-            for t in dict.fromkeys(raw_terms):
-                alts = self.correct(t, surfaces.get(t))
-                if alts:
-                    fixes.append(f"'{t}' read as '{'/'.join(alts)}'")
-                    groups.append(alts)
-                else:
-                    groups.append((t,))
-            if not groups:
+        syn = word_alternatives()
+        for n_variant, (vwords, why_variant) in enumerate(variants):
+            terms = list(dict.fromkeys(stem(w) for w in vwords if w not in STOPWORDS))
+            if not terms:
                 continue
-            flat = [a for g in groups for a in g]
-            qnorm_alts = {" ".join(g[0] for g in groups)}
+            groups = [(t, *[a for a in syn.get(t, ()) if a != t]) for t in terms]
             g_idf = [max(self.idf(a) for a in g) for g in groups]
             total = sum(g_idf) or 1.0
-            firsts = [g[0] for g in groups]
-            bigrams = set(zip(firsts, firsts[1:], strict=False))
-            penalty = 0.15 if why_variant else 0.0  # an expansion ranks just below a literal match
-            for _id, system, code, source, text, bill, dnorm in self._candidates(
-                flat, [g[0] for g in groups]
-            ):
+            qnorm = " ".join(stem(w) for w in vwords if w not in STOPWORDS)
+            bigrams = set(itertools.pairwise(terms))
+            penalty = _VARIANT_PENALTY if why_variant else 0.0
+            for _id, system, code, source, text, bill, dnorm, neutral in self._candidates(groups):
                 if allowed is not None and system not in allowed:
                     continue
                 if billable_only and not bill:
@@ -264,48 +290,62 @@ class SearchEngine:
                     continue
                 dterms = dnorm.split()
                 dset = set(dterms)
-                hit_groups = [i for i, g in enumerate(groups) if any(a in dset for a in g)]
-                if not hit_groups:
+                hit = [i for i, g in enumerate(groups) if any(a in dset for a in g)]
+                if not hit:
                     continue
-                m_idf = sum(g_idf[i] for i in hit_groups)
+                m_idf = sum(g_idf[i] for i in hit)
                 cov = m_idf / total
-                matched_terms = {a for g in groups for a in g if a in dset}
-                extra = dset - matched_terms
-                d_idf = m_idf + sum(0.3 if t in _DEFAULT_WORDS else self.idf(t) for t in extra)
-                prec = m_idf / d_idf if d_idf else 0.0
-                exact = 1.0 if dnorm in qnorm_alts else 0.0
-                # the "unspecified"/NOS code is the Index's default when the query says no more
-                default = 0.25 if cov >= 0.999 and extra and extra <= _DEFAULT_WORDS else 0.0
-                order = (
-                    len(bigrams & set(zip(dterms, dterms[1:], strict=False))) / len(bigrams)
-                    if bigrams
-                    else 0.0
+                matched = {a for g in groups for a in g if a in dset}
+                extra = dset - matched
+                # a 7th character's words cost nothing when the query does not name one (its
+                # siblings then tie and collapse to the first); "unspecified"/NOS cost little
+                seventh = set(neutral.split()) if neutral else set()
+                d_idf = m_idf + sum(
+                    0.0 if t in seventh else 0.3 if t in _DEFAULT_WORDS else self.idf(t) for t in extra
                 )
+                prec = m_idf / d_idf if d_idf else 0.0
+                exact = 1.0 if dnorm == qnorm else 0.0
+                default = 0.25 if cov >= 0.999 and extra and extra <= _DEFAULT_WORDS else 0.0
+                order = len(bigrams & set(itertools.pairwise(dterms))) / len(bigrams) if bigrams else 0.0
                 score = (
-                    3.0 * cov
-                    + 1.0 * prec
-                    + 1.5 * exact
-                    + 0.2 * order
-                    + _SOURCE_WEIGHT.get(source, 0.0)
-                    + (0.03 if bill else 0.0)
-                    - penalty
+                    3.0 * cov + prec + 1.5 * exact + 0.2 * order + default
+                    + _SOURCE_WEIGHT.get(source, 0.0) + (0.03 if bill else 0.0) - penalty
                 )
                 key = (system, code)
                 if key not in best or score > best[key][0]:
-                    missing = [groups[i][0] for i in range(len(groups)) if i not in hit_groups]
-                    why = (
-                        f"{len(hit_groups)}/{len(groups)} query terms in {source}"
-                        + (" (exact)" if exact else "")
-                        + (f"; missing {', '.join(sorted(missing))}" if missing else "")
-                    )
-                    extra = "; ".join(x for x in (why_variant, ", ".join(fixes)) if x)
-                    best[key] = (score, text, source, why + (f"; {extra}" if extra else ""))
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], len(kv[0][1]), kv[0][1]))[:limit]
-        hits = []
+                    missing = [groups[i][0] for i in range(len(groups)) if i not in hit]
+                    why = f"{len(hit)}/{len(groups)} query terms in {source}" + (" (exact)" if exact else "")
+                    if missing:
+                        why += f"; missing {', '.join(missing)}"
+                    extra_why = "; ".join(x for x in (why_variant, fix_note) if x)
+                    best[key] = (score, text, source, why + (f"; {extra_why}" if extra_why else ""))
+            del n_variant
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], len(kv[0][1]), kv[0][1]))
+        hits: list[SearchHit] = []
+        seen_base: set[tuple[str, str]] = set()
         for (system, code), (score, text, source, why) in ranked:
+            base = self._seventh_base(system, code)
+            if base is not None:
+                if (system, base) in seen_base:
+                    continue  # another 7th character of a code already listed
+                seen_base.add((system, base))
             desc, bill = self._describe(system, code)
             hits.append(SearchHit(CodeSystem(system), code, desc, bill, score, text, source, why))
+            if len(hits) >= limit:
+                break
         return hits
+
+    def _seventh_base(self, system: str, code: str) -> str | None:
+        """The 6-character code a 7th-character code extends (None for other codes)."""
+        if system != str(CodeSystem.ICD10CM) or len(code) != 7:
+            return None
+        key = (system, code)
+        if key not in self._parent_cache:
+            row = self.conn.execute(
+                "SELECT 1 FROM search_doc WHERE system=? AND code=? AND neutral<>'' LIMIT 1", key
+            ).fetchone()
+            self._parent_cache[key] = code[:6] if row else None
+        return self._parent_cache[key]
 
     def _describe(self, system: str, code: str) -> tuple[str | None, bool]:
         key = (system, code)
@@ -325,7 +365,7 @@ class SearchEngine:
             return None
         value = query.upper().replace(".", "")
         sql = (
-            "SELECT DISTINCT system, code, billable FROM code WHERE code>=? AND code<?"
+            "SELECT DISTINCT system, code FROM code WHERE code>=? AND code<?"
             + (" AND billable=1" if billable_only else "")
             + " AND kind NOT IN ('chapter','block') ORDER BY length(code), code LIMIT ?"
         )
@@ -336,13 +376,8 @@ class SearchEngine:
         ]
         if not rows:
             return None
-        # children of the exact code first, then the rest by depth
-        hits = []
-        seen: set[tuple[str, str]] = set()
-        for system, code, _bill in rows:
-            if (system, code) in seen:
-                continue
-            seen.add((system, code))
+        hits: list[SearchHit] = []
+        for system, code in rows:
             desc, bill = self._describe(system, code)
             why = "the code itself" if code == value else f"under {display(value, CodeSystem(system))}"
             hits.append(SearchHit(CodeSystem(system), code, desc, bill, 1.0, code, "prefix", why))
@@ -355,4 +390,4 @@ def normalized_query(query: str) -> str:
     return normalized(query)
 
 
-__all__ = ["SearchEngine", "SearchHit", "expand_query", "lexicon", "normalized_query", "stem"]
+__all__ = ["SearchEngine", "SearchHit", "expand_query", "lexicon", "normalized_query", "word_alternatives"]

@@ -37,20 +37,39 @@ def _index_code(printed: str) -> str | None:
     return value.replace(".", "")
 
 
-def iter_docs(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str, str, int]]:
-    """(system, code, source, text, billable) for every search document."""
+def _seventh_texts(conn: sqlite3.Connection) -> dict[str, str]:
+    """ICD-10-CM code -> the words its 7th character adds to its parent's title."""
+    out: dict[str, str] = {}
+    rows = conn.execute(
+        "SELECT c.code, c.long_desc, p.long_desc FROM code c JOIN code p"
+        " ON p.system=c.system AND p.code=c.parent AND p.release_id=c.release_id"
+        " WHERE c.system='ICD10CM' AND c.attrs LIKE '%\"seventh\"%'"
+    )
+    for code, title, parent_title in rows:
+        if title and parent_title and title.startswith(parent_title):
+            out[code] = normalized(title[len(parent_title) :])
+    return out
+
+
+Doc = tuple[str, str, str, str, int, str]
+
+
+def iter_docs(conn: sqlite3.Connection) -> Iterator[Doc]:
+    """(system, code, source, text, billable, neutral terms) for every search document."""
     billable: dict[tuple[str, str], int] = {}
+    seventh = _seventh_texts(conn)
     for system, code, long_desc, short_desc, bill in _latest_code_rows(conn):
         billable[(system, code)] = bill
+        neutral = seventh.get(code, "") if system == "ICD10CM" else ""
         if long_desc:
-            yield system, code, "title", long_desc, bill
+            yield system, code, "title", long_desc, bill, neutral
         if short_desc and (not long_desc or normalized(short_desc) != normalized(long_desc)):
-            yield system, code, "short", short_desc, bill
+            yield system, code, "short", short_desc, bill, ""
     for system, code, text in conn.execute(
         "SELECT system, code, text FROM note WHERE kind='inclusion' AND release_id IN"
         " (SELECT max(release_id) FROM note GROUP BY system)"
     ):
-        yield system, code, "inclusion", text, billable.get((system, code), 0)
+        yield system, code, "inclusion", text, billable.get((system, code), 0), ""
     cm = str(CodeSystem.ICD10CM)
     for path, codes_json, manif in conn.execute(
         "SELECT path, codes, manif FROM index_entry WHERE release_id IN"
@@ -62,10 +81,10 @@ def iter_docs(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str, str, in
             if code is None:
                 continue
             text = path if column == "code" else f"{path}, {column.replace('_', ' ')}"
-            yield cm, code, "index", text, billable.get((cm, code), 0)
+            yield cm, code, "index", text, billable.get((cm, code), 0), ""
         mcode = _index_code(manif) if manif else None
         if mcode:
-            yield cm, mcode, "index_manif", path, billable.get((cm, mcode), 0)
+            yield cm, mcode, "index_manif", path, billable.get((cm, mcode), 0), ""
 
 
 def rebuild_search_index(conn: sqlite3.Connection) -> int:
@@ -75,13 +94,20 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
         conn.execute("DROP TABLE IF EXISTS search_fts")
         conn.execute("DROP TABLE IF EXISTS search_vocab")
         conn.execute("DROP TABLE IF EXISTS search_words")
-        conn.execute("DELETE FROM search_doc")
+        conn.execute("DROP TABLE IF EXISTS search_doc")
+        conn.execute(
+            "CREATE TABLE search_doc ("
+            " id INTEGER PRIMARY KEY, system TEXT NOT NULL, code TEXT NOT NULL, source TEXT NOT NULL,"
+            " text TEXT NOT NULL, billable INTEGER NOT NULL,"
+            " norm TEXT NOT NULL,"  # stemmed content terms: what FTS5 indexes
+            " neutral TEXT NOT NULL DEFAULT '')"  # a 7th character's words: count little when unmatched
+        )
         vocab: Counter[str] = Counter()
         raw_words: Counter[str] = Counter()
         seen: set[tuple[str, str, str]] = set()
-        batch: list[tuple[str, str, str, str, int, str]] = []
+        batch: list[tuple[str, str, str, str, int, str, str]] = []
         n = 0
-        for system, code, source, text, bill in iter_docs(conn):
+        for system, code, source, text, bill, neutral in iter_docs(conn):
             norm = normalized(text)
             key = (system, code, norm)
             if key in seen or not norm:
@@ -89,17 +115,17 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
             seen.add(key)
             vocab.update(set(norm.split()))
             raw_words.update(set(words(text)))
-            batch.append((system, code, source, text, bill, norm))
+            batch.append((system, code, source, text, bill, norm, neutral))
             if len(batch) >= 20_000:
                 conn.executemany(
-                    "INSERT INTO search_doc(system, code, source, text, billable, norm) VALUES (?,?,?,?,?,?)",
+                    "INSERT INTO search_doc(system, code, source, text, billable, norm, neutral) VALUES (?,?,?,?,?,?,?)",
                     batch,
                 )
                 n += len(batch)
                 batch.clear()
         if batch:
             conn.executemany(
-                "INSERT INTO search_doc(system, code, source, text, billable, norm) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO search_doc(system, code, source, text, billable, norm, neutral) VALUES (?,?,?,?,?,?,?)",
                 batch,
             )
             n += len(batch)
@@ -108,6 +134,7 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
             " tokenize='unicode61 remove_diacritics 2')"
         )
         conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        conn.execute("CREATE INDEX search_doc_code ON search_doc(system, code)")
         conn.execute("CREATE TABLE search_vocab (word TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
         conn.executemany("INSERT INTO search_vocab(word, df) VALUES (?, ?)", vocab.items())
         # surface words (unstemmed) for spelling correction: "diabetis" is one edit from both
