@@ -63,6 +63,8 @@ TARGET_BUILD_S = 120.0
 TARGET_LOOKUP_P99_MS = 1.0
 TARGET_SEARCH_P99_MS = 20.0
 
+LOOKUP_SYSTEMS = (CodeSystem.ICD10CM, CodeSystem.ICD10PCS, CodeSystem.HCPCS)
+
 T = TypeVar("T")
 
 
@@ -274,16 +276,17 @@ def code_pool(store: RefStore, system: CodeSystem) -> list[str]:
     return sorted(covered or rows)
 
 
-def sample_codes(store: RefStore, n: int) -> dict[CodeSystem, list[str]]:
+def code_pools(store: RefStore) -> dict[CodeSystem, list[str]]:
+    return {system: code_pool(store, system) for system in LOOKUP_SYSTEMS}
+
+
+def sample_codes(pools: dict[CodeSystem, list[str]], n: int) -> dict[CodeSystem, list[str]]:
     """n ICD-10-CM codes plus n/10 ICD-10-PCS and n/10 HCPCS codes (when loaded), display form."""
     rng = random.Random(SEED)
     out: dict[CodeSystem, list[str]] = {}
-    for system, k in (
-        (CodeSystem.ICD10CM, n),
-        (CodeSystem.ICD10PCS, max(1, n // 10)),
-        (CodeSystem.HCPCS, max(1, n // 10)),
-    ):
-        pool = code_pool(store, system)
+    for system in LOOKUP_SYSTEMS:
+        k = n if system is CodeSystem.ICD10CM else max(1, n // 10)
+        pool = pools.get(system, [])
         picked = rng.sample(pool, min(k, len(pool))) if pool else []
         out[system] = [display(c, system) for c in picked]
     return out
@@ -295,10 +298,9 @@ def read_tsv_queries(path: Path = QUERIES_TSV) -> list[str]:
         return [row["query"].strip() for row in reader if row.get("query", "").strip()]
 
 
-def title_queries(store: RefStore, k: int) -> list[str]:
-    """k official titles or partial titles (2-4 consecutive words) of random ICD-10-CM codes."""
+def title_queries(store: RefStore, pool: Sequence[str], k: int) -> list[str]:
+    """k official titles or partial titles (2-4 consecutive words) of random codes from the pool."""
     rng = random.Random(SEED + 1)
-    pool = code_pool(store, CodeSystem.ICD10CM)
     out: list[str] = []
     while pool and len(out) < k:
         title = store.describe(CodeSystem.ICD10CM, rng.choice(pool))
@@ -314,14 +316,14 @@ def title_queries(store: RefStore, k: int) -> list[str]:
     return out
 
 
-def build_queries(store: RefStore, n: int) -> tuple[list[str], int]:
-    """Every TSV query plus titles up to max(n, 1000); fewer than that: a seeded sample of n.
+def build_queries(store: RefStore, cm_pool: Sequence[str], n: int) -> tuple[list[str], int]:
+    """Every TSV query plus ICD-10-CM titles up to max(n, 1000); fewer than n: a seeded sample of n.
 
     Returns the queries and how many of them come from the TSV.
     """
     tsv = read_tsv_queries()
     total = max(n, FULL_N)
-    pool = tsv + title_queries(store, max(0, total - len(tsv)))
+    pool = tsv + title_queries(store, cm_pool, max(0, total - len(tsv)))
     if n >= len(pool):
         return pool, len(tsv)
     keep = sorted(random.Random(SEED + 2).sample(range(len(pool)), n))
@@ -440,31 +442,25 @@ def run_benchmark(
         report.targets.append(Target(f"data build < {TARGET_BUILD_S:g} s", TARGET_BUILD_S, "s", seconds))
 
     # 2. load, fresh processes
-    report.rows.append(
-        Row(
-            "load for lookup [ms]",
-            "ms",
-            load_time("medbill-lookup", store_path, reps),
-            load_time("peer-lookup", store_path, reps),
-            sic_name,
-            "fresh process: import + open + first lookup",
-        )
-    )
-    report.rows.append(
-        Row(
-            "load for search [ms]",
-            "ms",
-            load_time("medbill-search", store_path, reps),
-            load_time("peer-search", store_path, reps),
-            coder_name,
-            "fresh process: import + open + first search",
-        )
-    )
+    for what, peer_name in (("lookup", sic_name), ("search", coder_name)):
+        if reps < 1:
+            row = Row(f"load for {what} [ms]", "ms", None, None, peer_name, "skipped (--load-reps 0)")
+        else:
+            row = Row(
+                f"load for {what} [ms]",
+                "ms",
+                load_time(f"medbill-{what}", store_path, reps),
+                load_time(f"peer-{what}", store_path, reps),
+                peer_name,
+                f"fresh process: import + open + first {what}; {reps} run(s)",
+            )
+        report.rows.append(row)
 
     store = RefStore.open(store_path)
     try:
         # 3. lookups
-        codes = sample_codes(store, n)
+        pools = code_pools(store)
+        codes = sample_codes(pools, n)
         all_samples: list[float] = []
         for system, label in (
             (CodeSystem.ICD10CM, "lookup ICD-10-CM [ms]"),
@@ -498,7 +494,7 @@ def run_benchmark(
         )
 
         # 4. search
-        queries, from_tsv = build_queries(store, n)
+        queries, from_tsv = build_queries(store, pools[CodeSystem.ICD10CM], n)
         engine = SearchEngine(store.conn)
         mine_search, mine_samples = measure(lambda q: engine.search(q, limit=20), queries, ())
         peer_fn = peer_search_fn()
@@ -612,6 +608,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         const=DEFAULT_JSON,
         help=f"also write the results as JSON (default {DEFAULT_JSON.relative_to(BENCH_DIR.parent)})",
     )
+    p.add_argument(
+        "--load-reps",
+        type=int,
+        help=f"fresh processes per load row (default {LOAD_REPS_FULL}, --quick {LOAD_REPS_QUICK}; 0 skips)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     return p.parse_args(list(argv))
 
@@ -638,7 +639,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine=machine_facts(),
         settings={"n": n, "quick": bool(args.quick), "seed": SEED, "on": ON.isoformat()},
     )
-    reps = LOAD_REPS_QUICK if args.quick else LOAD_REPS_FULL
+    reps = (
+        args.load_reps if args.load_reps is not None else (LOAD_REPS_QUICK if args.quick else LOAD_REPS_FULL)
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="medbill-bench-") as tmp:
             build: tuple[float, str] | None = None

@@ -182,6 +182,9 @@ def test_default_fetch_refuses_cpt_files_but_takes_the_rest(
     assert {s for e, s in status.items() if e.startswith(("ncci-", "mue-", "mpfs-"))} == {"refused"}
     assert payload["cpt_license_accepted"] is False
     assert "ioce-quarterly" not in status  # not read by the build: only when named
+    text = run(env, "data", "fetch", "--from", str(downloads)).output
+    assert "REFUSED    12 files with CPT content (mue-dme, mue-outpatient, mue-practitioner, ncci-out" in text
+    assert "unchanged  icd10cm-2026-tables" in text
 
 
 def test_download_checksum_mismatch_is_one_line(

@@ -337,6 +337,18 @@ def test_from_dir_copies_unpacked_files(cfg: Settings, tmp_path: Path) -> None:
     (res,) = report.results
     assert res.status == "copied" and res.files == ("ncci-2026q3/ccipra-v322r0-f1.txt",)
     assert (cfg.download_dir / "ncci-2026q3" / "ccipra-v322r0-f1.txt").read_bytes() == NCCI_TXT
+    flat = tmp_path / "flat"  # files saved straight into the folder, no sub-folder
+    flat.mkdir()
+    (flat / "ccipra-v322r0-f1.txt").write_bytes(NCCI_TXT[:-2])
+    (res,) = fetch_sources(
+        settings=cfg,
+        manifest=manifest(_entry()),
+        from_dir=flat,
+        accept_cpt_license=True,
+        fetch_url=no_network,
+    ).results
+    assert res.status == "copied"
+    assert (cfg.download_dir / "ncci-2026q3" / "ccipra-v322r0-f1.txt").read_bytes() == NCCI_TXT[:-2]
 
 
 def test_from_dir_without_the_file_says_what_it_looked_for(cfg: Settings, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def _print_result(r: FetchResult) -> None:
             click.echo(f"  {'':<10} {'':<30} {r.message}")
     elif r.status == "failed":
         click.secho(f"{head} {r.message}", fg="red", err=True)
-    else:
+    elif r.status != "refused":  # refused files are summed up once at the end
         click.echo(f"{head} {r.message}")
 
 
@@ -137,8 +137,13 @@ def fetch_cmd(
         if report.failed:
             raise SystemExit(1)
         return
-    if report.license_accepted is False:
-        click.echo("  (files with CPT content were not taken: rerun with --accept-cpt-license)")
+    refused = [r for r in report.results if r.status == "refused"]
+    if refused:
+        feeds = sorted({d for r in refused for d in r.datasets})
+        click.echo(
+            f"  {_LABEL['refused']:<10} {len(refused)} files with CPT content ({', '.join(feeds)}): "
+            "rerun with --accept-cpt-license to take them"
+        )
     if report.next_steps:
         click.echo("next:")
         for step in report.next_steps:

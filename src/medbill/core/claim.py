@@ -1081,12 +1081,10 @@ def _institutional_problems(info: InstitutionalInfo, add: _Add) -> None:
             )
     for k, value in enumerate(info.value_codes):
         _cents(value.amount, f"{p}.value_codes[{k}].amount", add)
-    procedures = ([info.principal_procedure] if info.principal_procedure else []) + list(
-        info.other_procedures
-    )
-    for k, proc in enumerate(procedures):
-        where = f"{p}.principal_procedure" if info.principal_procedure and k == 0 else f"{p}.other_procedures"
-        _code(proc.code, (CodeSystem.ICD10PCS,), f"{where}.code", add)
+    if info.principal_procedure is not None:
+        _code(info.principal_procedure.code, (CodeSystem.ICD10PCS,), f"{p}.principal_procedure.code", add)
+    for k, proc in enumerate(info.other_procedures):
+        _code(proc.code, (CodeSystem.ICD10PCS,), f"{p}.other_procedures[{k}].code", add)
     if info.other_procedures and info.principal_procedure is None:
         add(
             f"{p}.principal_procedure",

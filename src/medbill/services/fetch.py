@@ -296,9 +296,9 @@ def _expected_files(entry: ManifestEntry) -> list[str] | None:
     return [m.target for m in entry.members if m.target is not None]
 
 
-def _unpacked_in(entry: ManifestEntry, root: Path) -> list[Path] | None:
-    """The entry's unpacked files under ``root/<folder>`` (or ``root``), when all are there."""
-    for base in (root / entry.folder, root):
+def _unpacked_in(entry: ManifestEntry, root: Path, *, flat: bool) -> list[Path] | None:
+    """The entry's unpacked files under ``root/<folder>`` (or, with ``flat``, ``root``) when all are there."""
+    for base in (root / entry.folder, root) if flat else (root / entry.folder,):
         if not base.is_dir():
             continue
         names = _expected_files(entry)
@@ -499,7 +499,7 @@ class _Fetcher:
             archive = _find_archive(entry, self.from_dir)
             if archive is not None:
                 return self._from_archive(entry, archive, "local", "copied")
-            unpacked = _unpacked_in(entry, self.from_dir)
+            unpacked = _unpacked_in(entry, self.from_dir, flat=True)
             if unpacked is not None:
                 return self._from_unpacked(entry, unpacked)
             want = entry.file + (
@@ -513,7 +513,7 @@ class _Fetcher:
             return same
         src = self.settings.source_dir
         if src is not None and src.resolve() != self.dest.resolve():
-            unpacked = _unpacked_in(entry, src)
+            unpacked = _unpacked_in(entry, src, flat=False)
             if unpacked is not None:
                 return self._result(
                     entry,
