@@ -71,6 +71,8 @@ def status_cmd(as_json: bool) -> None:
                 )
         elif r.state == "available":
             click.echo(f"  available  {r.id:<22} found but not loaded: run `medbill data build`")
+        elif r.state == "optional":
+            click.echo(f"  optional   {r.id:<22} {r.where}")
         else:
             click.echo(f"  missing    {r.id:<22} {r.where}")
 

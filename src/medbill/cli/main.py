@@ -14,11 +14,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medbill.cli import codes, data
+    from medbill.cli import codes, data, data_fetch
 
     codes.register(main)
     data.register(main)
-    __import__("medbill.cli.data_fetch", fromlist=["register"]).register(data.data_group)
+    data_fetch.register(data.data_group)
 
 
 _register()

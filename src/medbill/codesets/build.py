@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = "1"
 
 Loader = Callable[[ReleaseWriter, Path], None]
-Locator = Callable[[Path | None], Path | None]
+# A locator finds a dataset's file, or the files of one release (CMS splits NCCI into f1..f4)
+Locator = Callable[[Path | None], "Path | tuple[Path, ...] | None"]
+# Optional: the release label and effective dates read from the file's path (hcpcs-level2-2026q4/...)
+Describer = Callable[[Path], "tuple[str, date | None, date | None] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ class Dataset:
     effective_to: date | None
     where: str  # where a user gets it (shown by `data status` when missing)
     required: bool = True  # missing -> reported as missing by `data status`
-    derived: tuple[str, ...] = field(default=())  # tables it feeds, for status
+    describe: Describer | None = None  # release label and dates from the path, when it says them
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +89,39 @@ def connect_for_build(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def load_dataset(conn: sqlite3.Connection, ds: Dataset, source_dir: Path | None) -> LoadResult:
-    path = ds.locate(source_dir)
-    if path is None:
+def locate_files(ds: Dataset, dirs: Sequence[Path | None]) -> tuple[Path, ...]:
+    """The file(s) of a dataset: from the first of ``dirs`` that holds them."""
+    for d in dirs:
+        found = ds.locate(d)
+        if found:
+            return found if isinstance(found, tuple) else (found,)
+    return ()
+
+
+def sha256_of_files(paths: Sequence[Path]) -> str:
+    """One file: its SHA-256. Several (one release split in parts): the SHA-256 of their hashes."""
+    if len(paths) == 1:
+        return sha256_of(paths[0])
+    return hashlib.sha256("".join(sha256_of(p) for p in paths).encode()).hexdigest()
+
+
+def load_dataset(
+    conn: sqlite3.Connection, ds: Dataset, source_dir: Path | None, *, extra_dirs: Sequence[Path] = ()
+) -> LoadResult:
+    paths = locate_files(ds, [source_dir, *extra_dirs])
+    if not paths:
         return LoadResult(ds.id, None, "missing", message=ds.where)
+    source = ", ".join(p.name for p in paths)
     started = time.perf_counter()
-    digest = sha256_of(path)
+    digest = sha256_of_files(paths)
     row = conn.execute("SELECT id FROM release WHERE dataset=? AND sha256=?", (ds.id, digest)).fetchone()
     if row is not None:
-        return LoadResult(ds.id, path.name, "unchanged", sha256=digest)
+        return LoadResult(ds.id, source, "unchanged", sha256=digest)
+    release, eff_from, eff_to = ds.release, ds.effective_from, ds.effective_to
+    if ds.describe is not None:
+        described = ds.describe(paths[0])
+        if described is not None:
+            release, eff_from, eff_to = described
     conn.execute("BEGIN IMMEDIATE")
     try:
         cur = conn.execute(
@@ -103,17 +130,18 @@ def load_dataset(conn: sqlite3.Connection, ds: Dataset, source_dir: Path | None)
             (
                 ds.id,
                 str(ds.system) if ds.system else None,
-                ds.release,
-                path.name,
+                release,
+                source,
                 digest,
-                iso(ds.effective_from),
-                iso(ds.effective_to),
+                iso(eff_from),
+                iso(eff_to),
                 datetime.now(UTC).isoformat(timespec="seconds"),
             ),
         )
         release_id = int(cur.lastrowid or 0)
         writer = ReleaseWriter(conn, release_id)
-        ds.load(writer, path)
+        for path in paths:
+            ds.load(writer, path)
         conn.execute("UPDATE release SET rows=? WHERE id=?", (writer.count, release_id))
         conn.execute("COMMIT")
     except BaseException:
@@ -121,7 +149,7 @@ def load_dataset(conn: sqlite3.Connection, ds: Dataset, source_dir: Path | None)
         raise
     seconds = time.perf_counter() - started
     log.info("loaded dataset=%s rows=%d seconds=%.1f", ds.id, writer.count, seconds)
-    return LoadResult(ds.id, path.name, "loaded", writer.count, seconds, digest)
+    return LoadResult(ds.id, source, "loaded", writer.count, seconds, digest)
 
 
 def build(
@@ -130,8 +158,10 @@ def build(
     source_dir: Path | None,
     datasets: Sequence[Dataset] | None = None,
     progress: Callable[[LoadResult], None] | None = None,
+    extra_dirs: Sequence[Path] = (),
 ) -> list[LoadResult]:
-    """Load every dataset found; rebuild the search index when anything changed."""
+    """Load every dataset found (in ``source_dir``, then ``extra_dirs`` such as the download
+    folder of ``medbill data fetch``); rebuild the search index when anything changed."""
     from medbill.codesets import datasets as registry
     from medbill.codesets.searchindex import rebuild_search_index
 
@@ -141,7 +171,7 @@ def build(
     try:
         for ds in chosen:
             try:
-                res = load_dataset(conn, ds, source_dir)
+                res = load_dataset(conn, ds, source_dir, extra_dirs=extra_dirs)
             except CodeSetError as exc:
                 res = LoadResult(ds.id, None, "failed", message=str(exc))
             results.append(res)
@@ -149,7 +179,7 @@ def build(
                 progress(res)
         changed = any(r.status == "loaded" for r in results)
         has_index = (
-            conn.execute("SELECT 1 FROM sqlite_master WHERE name='search_fts'").fetchone() is not None
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name='search_postings'").fetchone() is not None
         )
         if changed or not has_index:
             started = time.perf_counter()
@@ -176,15 +206,24 @@ def package_file(package: str, *parts: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def in_source_dir(*patterns: str) -> Locator:
-    """Locate the newest file matching one of the glob patterns under MEDBILL_SOURCE_DIR."""
+def in_source_dir(*patterns: str, parts: bool = False) -> Locator:
+    """Locate the newest file matching one of the glob patterns under a source folder.
 
-    def locate(source_dir: Path | None) -> Path | None:
+    ``parts=True``: a release published in parts (``ccipra-v322r0-f1.txt`` .. ``-f4.txt``): every
+    file of the newest folder that matches, loaded together as one release.
+    """
+
+    def locate(source_dir: Path | None) -> Path | tuple[Path, ...] | None:
         if source_dir is None or not source_dir.is_dir():
             return None
         found: list[Path] = []
         for pattern in patterns:
             found.extend(p for p in source_dir.glob(pattern) if p.is_file())
-        return sorted(found)[-1] if found else None
+        if not found:
+            return None
+        newest = sorted(found)[-1]
+        if not parts:
+            return newest
+        return tuple(sorted(p for p in found if p.parent == newest.parent))
 
     return locate

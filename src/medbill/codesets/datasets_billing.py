@@ -7,9 +7,10 @@ Files are looked for under ``MEDBILL_SOURCE_DIR`` in the folders ``medbill data 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from medbill.codesets.build import Dataset, Loader, in_source_dir
@@ -126,6 +127,10 @@ def _mue_loader(table: str) -> Loader:
     return load
 
 
+def _load_nothing(_w: ReleaseWriter, _path: Path) -> None:
+    """Loaded by `medbill data import-cpt`, never by a build."""
+
+
 def _load_rvu(w: ReleaseWriter, path: Path) -> None:
     from medbill.codesets.pfs import parse_rvu_file
 
@@ -139,6 +144,22 @@ def _load_gpci(w: ReleaseWriter, path: Path) -> None:
 
 
 Q2_2026 = (date(2026, 4, 1), date(2026, 6, 30))
+_QUARTER = re.compile(r"(20[0-9]{2})[-_ ]?q([1-4])", re.IGNORECASE)
+
+
+def quarter_of(label: str) -> Callable[[Path], tuple[str, date | None, date | None] | None]:
+    """Release label and dates from a folder named for its quarter (hcpcs-level2-2026q4)."""
+
+    def describe(path: Path) -> tuple[str, date | None, date | None] | None:
+        m = _QUARTER.search(path.parent.name) or _QUARTER.search(path.name)
+        if m is None:
+            return None
+        year, q = int(m.group(1)), int(m.group(2))
+        start = date(year, 3 * q - 2, 1)
+        end = date(year, 12, 31) if q == 4 else date(year, 3 * q + 1, 1) - timedelta(days=1)
+        return f"{label} {year} Q{q}", start, end
+
+    return describe
 CY2026 = (date(2026, 1, 1), date(2026, 12, 31))
 
 
@@ -149,8 +170,9 @@ def datasets() -> list[Dataset]:
             "hcpcs-anweb", "HCPCS Level II codes and modifiers (CMS ANWEB file)", H,
             in_source_dir("hcpcs-level2*/*NWEB*.txt", "hcpcs-level2*/*nweb*.txt", "hcpcs-level2*/*nweb*.xlsx",
                           "hcpcs-level2*/*NWEB*.xlsx"),
-            _load_anweb, "HCPCS 2020 Q4 (October 2020)", date(2020, 10, 1), date(2020, 12, 31),
+            _load_anweb, "HCPCS 2020 Q4", date(2020, 10, 1), date(2020, 12, 31),
             where="CMS HCPCS quarterly update (ANWEB .xlsx or .txt) in MEDBILL_SOURCE_DIR/hcpcs-level2-*",
+            describe=quarter_of("HCPCS"),
         ),
         Dataset(
             "ioce-hcpcs", "HCPCS Level II validity, status and short descriptors (I/OCE)", H,
@@ -204,33 +226,39 @@ def datasets() -> list[Dataset]:
         ),
         Dataset(
             "ncci-practitioner", "NCCI PTP edits, practitioner (CMS quarterly file)", None,
-            in_source_dir("ncci*/ccipra*.txt", "ncci*/*practitioner*ptp*.txt"), _ptp_loader("practitioner"),
-            "CMS NCCI PTP practitioner", None, None,
+            in_source_dir("ncci*/ccipra*.txt", "ncci*/*practitioner*ptp*.txt", parts=True),
+            _ptp_loader("practitioner"), "CMS NCCI PTP practitioner", None, None, describe=quarter_of("NCCI"),
             where="CMS NCCI PTP practitioner files (ccipra-*.txt; CPT licence acceptance): `medbill data fetch`",
         ),
         Dataset(
             "ncci-outpatient", "NCCI PTP edits, outpatient hospital (CMS quarterly file)", None,
-            in_source_dir("ncci*/ccioph*.txt"), _ptp_loader("outpatient"),
-            "CMS NCCI PTP outpatient", None, None,
+            in_source_dir("ncci*/ccioph*.txt", parts=True), _ptp_loader("outpatient"),
+            "CMS NCCI PTP outpatient", None, None, describe=quarter_of("NCCI"),
             where="CMS NCCI PTP outpatient hospital files (ccioph-*.txt): `medbill data fetch`",
         ),
         Dataset(
             "mue-practitioner", "MUE limits, practitioner services", None,
             in_source_dir("mue*/*PractitionerServices*.csv", "mue*/*Practitioner*.xlsx"),
-            _mue_loader("practitioner"), "CMS MUE practitioner", None, None,
+            _mue_loader("practitioner"), "CMS MUE practitioner", None, None, describe=quarter_of("MUE"),
             where="CMS MUE practitioner table (MCR_MUE_PractitionerServices_Eff_*.csv): `medbill data fetch`",
         ),
         Dataset(
             "mue-outpatient", "MUE limits, outpatient hospital services", None,
             in_source_dir("mue*/*OutpatientHospital*.csv", "mue*/*Outpatient*.xlsx"),
-            _mue_loader("outpatient"), "CMS MUE outpatient", None, None,
+            _mue_loader("outpatient"), "CMS MUE outpatient", None, None, describe=quarter_of("MUE"),
             where="CMS MUE outpatient hospital table: `medbill data fetch`",
         ),
         Dataset(
             "mue-dme", "MUE limits, DME supplier services", None,
             in_source_dir("mue*/*DME*.csv", "mue*/*DME*.xlsx"),
-            _mue_loader("dme"), "CMS MUE DME", None, None,
+            _mue_loader("dme"), "CMS MUE DME", None, None, describe=quarter_of("MUE"),
             where="CMS MUE DME supplier table: `medbill data fetch`",
+        ),
+        Dataset(
+            "cpt-licensed", "CPT descriptors from the user's licensed AMA file", CPT,
+            lambda _src: None, _load_nothing, "user's CPT file", None, None,
+            where="your licensed AMA CPT data file: `medbill data import-cpt FILE --accept-cpt-license`",
+            required=False,
         ),
         Dataset(
             "pfs-rvu", "Medicare physician fee schedule RVUs (CY2026)", None,

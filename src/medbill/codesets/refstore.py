@@ -167,6 +167,10 @@ class RefStore:
             str(r[0]) for r in conn.execute("SELECT DISTINCT system FROM validity").fetchall()
         }
         self._desc_cache: dict[tuple[str, str], str | None] = {}
+        # hierarchy nodes, notes and 7th characters are shared by every code below them: cache them
+        self._node_cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
+        self._notes_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._seventh_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -275,10 +279,13 @@ class RefStore:
         seen: set[str] = set()
         while current and current not in seen:
             seen.add(current)
-            row = self.conn.execute(
-                "SELECT kind, parent FROM code WHERE system=? AND code=? ORDER BY release_id DESC LIMIT 1",
-                (str(system), current),
-            ).fetchone()
+            key = (str(system), current)
+            if key not in self._node_cache:
+                found = self.conn.execute(
+                    "SELECT kind, parent FROM code WHERE system=? AND code=? ORDER BY release_id DESC LIMIT 1", key
+                ).fetchone()
+                self._node_cache[key] = (found[0], found[1]) if found else None
+            row = self._node_cache[key]
             if row is None:
                 break
             chain.append((current, row[0]))
@@ -438,11 +445,14 @@ class RefStore:
     def _notes(self, system: CodeSystem, chain: list[tuple[str, str]]) -> tuple[NoteInfo, ...]:
         out: list[NoteInfo] = []
         for depth, (code, _kind) in enumerate(chain):
-            rows = self.conn.execute(
-                "SELECT kind, text FROM note WHERE system=? AND code=? AND release_id=("
-                " SELECT max(release_id) FROM note WHERE system=? AND code=?) ORDER BY seq",
-                (str(system), code, str(system), code),
-            ).fetchall()
+            key = (str(system), code)
+            if key not in self._notes_cache:
+                self._notes_cache[key] = self.conn.execute(
+                    "SELECT kind, text FROM note WHERE system=? AND code=? AND release_id=("
+                    " SELECT max(release_id) FROM note WHERE system=? AND code=?) ORDER BY seq",
+                    (*key, *key),
+                ).fetchall()
+            rows = self._notes_cache[key]
             for kind, text in sorted(rows, key=lambda r: _NOTE_ORDER.get(r[0], 99)):
                 if depth == 0 or kind in INHERITED_NOTE_KINDS:
                     out.append(NoteInfo(kind, text, display(code, system), depth > 0))
@@ -452,11 +462,14 @@ class RefStore:
         self, system: CodeSystem, value: str, chain: list[tuple[str, str]], kind: str
     ) -> tuple[tuple[tuple[str, str], ...], bool]:
         for code, _k in chain:
-            rows = self.conn.execute(
-                "SELECT char, text FROM seventh WHERE system=? AND code=? AND release_id=("
-                " SELECT max(release_id) FROM seventh WHERE system=? AND code=?)",
-                (str(system), code, str(system), code),
-            ).fetchall()
+            key = (str(system), code)
+            if key not in self._seventh_cache:
+                self._seventh_cache[key] = self.conn.execute(
+                    "SELECT char, text FROM seventh WHERE system=? AND code=? AND release_id=("
+                    " SELECT max(release_id) FROM seventh WHERE system=? AND code=?)",
+                    (*key, *key),
+                ).fetchall()
+            rows = self._seventh_cache[key]
             if rows:
                 options = tuple((c, t) for c, t in rows)
                 # a code under a 7th-character definition needs one unless it already has 7 characters

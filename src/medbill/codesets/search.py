@@ -7,9 +7,10 @@ Pipeline for one query:
 3. The curated lexicon (``data/lexicon.tsv``) rewrites abbreviations and lay phrases ("CHF",
    "heart attack") into title words, giving a few query variants (the literal one first), and
    adds one-word alternatives (tibial ~ tibia, renal ~ kidney) to each term.
-4. Candidates come from the FTS5 index: documents holding every term (any alternative of it),
-   then documents holding the rarer terms when that finds too few.
-5. Candidates are re-ranked by how much of the query they cover (idf-weighted), how little else
+4. Candidates come from the postings (term -> sorted document ids, stored in the store): every
+   document holding any query term gets a coarse score in NumPy (idf-weighted coverage, and
+   precision from the document's precomputed idf mass); the best 120 go on.
+5. Those are re-ranked by how much of the query they cover (idf-weighted), how little else
    they say (the words of a 7th character and of "unspecified"/NOS count for little: they are the
    Index's default when the query says no more), exact and in-order matches, and where the text
    comes from (title, Index, inclusion term). A rewritten variant ranks just below a literal match.
@@ -20,21 +21,27 @@ Each hit says why it ranks where it does.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from medbill.codesets.text import STOPWORDS, fold, normalized, stem
+import numpy as np
+import numpy.typing as npt
+
+from medbill.codesets.text import DEFAULT_WORD_WEIGHT, DEFAULT_WORDS, STOPWORDS, fold, normalized, stem
 from medbill.core.codes import CodeSystem, display
 
 _SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "short": 0.02, "index_manif": 0.0}
-# words that, left over in a title, mark the Index's default ("Pneumonia, unspecified organism")
-_DEFAULT_WORDS = frozenset({"unspecified", "nos", "organism", "site", "type", "cause", "part", "episode"})
+_DEFAULT_WORDS = DEFAULT_WORDS
+_COARSE_K = 120
+_RARE_DF = 2_000  # candidates: documents holding one of the two rarest terms, or any term this rare
 _CODE_PREFIX = re.compile(r"^[A-Za-z0-9]{1,3}(\.[A-Za-z0-9]{0,4})?$|^[A-Za-z0-9]{3,7}$")
 _WORD = re.compile(r"[a-z0-9]+")
 _VARIANT_PENALTY = 0.15
@@ -83,9 +90,12 @@ def _raw_lexicon() -> dict[tuple[str, ...], tuple[str, ...]]:
         parts = line.split("\t")
         if len(parts) != 2:
             raise ValueError(f"lexicon.tsv: bad line {line!r} (want term<TAB>expansion)")
+        whole = parts[0].startswith("=")  # "=diabetes": only when the query is just that
         key = tuple(w for w in _WORD.findall(fold(parts[0])) if w not in STOPWORDS) or tuple(
             _WORD.findall(fold(parts[0]))
         )
+        if whole:
+            key = ("=", *key)
         for expansion in parts[1].split("|"):
             if expansion.strip():
                 out.setdefault(key, []).append(" ".join(_WORD.findall(fold(expansion))))
@@ -95,7 +105,7 @@ def _raw_lexicon() -> dict[tuple[str, ...], tuple[str, ...]]:
 @lru_cache(maxsize=1)
 def _lexicon_words() -> frozenset[str]:
     """Every word of every lexicon term: never "corrected" into something else."""
-    return frozenset(w for key in _raw_lexicon() for w in key)
+    return frozenset(w for key in _raw_lexicon() for w in key if w != "=")
 
 
 def _is_word_alternative(key: tuple[str, ...], exps: tuple[str, ...]) -> bool:
@@ -121,13 +131,21 @@ def expand_query(words: Sequence[str], max_variants: int = 4) -> list[tuple[list
     lex = lexicon()
     toks = list(words)
     variants: list[tuple[list[str], str]] = [(toks, "")]
+    whole = lex.get(("=", *toks))
+    if whole:  # a bare main term: the Index's default for it
+        for exp in whole[: max_variants - 1]:
+            variants.append((exp.split(), f"{' '.join(toks)} → {exp}"))
+        return variants
     spans: list[tuple[int, int, tuple[str, ...]]] = []
     used = [False] * len(toks)
     for n in range(min(5, len(toks)), 0, -1):
         for i in range(len(toks) - n + 1):
             key = tuple(toks[i : i + n])
             if key in lex and not any(used[i : i + n]):
-                spans.append((i, n, lex[key]))
+                exps = tuple(e for e in lex[key] if toks[i : i + len(e.split())] != e.split())
+                if not exps:
+                    continue
+                spans.append((i, n, exps))
                 for j in range(i, i + n):
                     used[j] = True
     if not spans:
@@ -160,6 +178,15 @@ class SearchEngine:
         self._by_len: dict[int, list[str]] = {}
         self._surface: dict[str, tuple[str, int]] = {}
         (self._n_docs,) = conn.execute("SELECT count(*) FROM search_doc").fetchone()
+        arrays = {name: data for name, data in conn.execute("SELECT name, data FROM search_arrays")}
+        self._mass = np.frombuffer(arrays["mass"], dtype=np.float32)
+        self._doc_system = np.frombuffer(arrays["system"], dtype=np.uint8)
+        self._doc_source = np.frombuffer(arrays["source"], dtype=np.uint8)
+        self._doc_billable = np.frombuffer(arrays["billable"], dtype=np.uint8)
+        self._systems: list[str] = json.loads(arrays["systems"])
+        sources: list[str] = json.loads(arrays["sources"])
+        self._source_weight = np.array([_SOURCE_WEIGHT.get(x, 0.0) for x in sources], dtype=np.float32)
+        self._postings: OrderedDict[str, npt.NDArray[np.int32]] = OrderedDict()
         self._desc_cache: dict[tuple[str, str], tuple[str | None, bool]] = {}
         self._parent_cache: dict[tuple[str, str], str | None] = {}
 
@@ -167,7 +194,7 @@ class SearchEngine:
     @property
     def vocab(self) -> dict[str, int]:
         if self._vocab is None:
-            self._vocab = dict(self.conn.execute("SELECT word, df FROM search_vocab").fetchall())
+            self._vocab = dict(self.conn.execute("SELECT word, df FROM search_postings").fetchall())
             for w, st, df in self.conn.execute("SELECT word, stem, df FROM search_words"):
                 self._by_len.setdefault(len(w), []).append(w)
                 self._surface[w] = (st, df)
@@ -176,6 +203,19 @@ class SearchEngine:
     def idf(self, term: str) -> float:
         df = self.vocab.get(term, 0)
         return math.log((self._n_docs + 1) / (df + 0.5))
+
+    def postings(self, term: str) -> npt.NDArray[np.int32]:
+        """Sorted ids (0-based) of the documents holding a term; a small LRU keeps common ones."""
+        hit = self._postings.get(term)
+        if hit is not None:
+            self._postings.move_to_end(term)
+            return hit
+        row = self.conn.execute("SELECT ids FROM search_postings WHERE word=?", (term,)).fetchone()
+        ids = np.frombuffer(row[0], dtype=np.int32) if row else np.zeros(0, dtype=np.int32)
+        self._postings[term] = ids
+        if len(self._postings) > 512:
+            self._postings.popitem(last=False)
+        return ids
 
     def correct(self, word: str) -> tuple[str, ...]:
         """Known surface words nearest to an unknown one, most frequent first (empty if none close).
@@ -203,34 +243,61 @@ class SearchEngine:
         return tuple(cands[:3])
 
     # retrieval ---------------------------------------------------------------
-    def _fts(self, match: str, limit: int) -> list[Row]:
-        try:
-            return self.conn.execute(
-                "SELECT d.id, d.system, d.code, d.source, d.text, d.billable, d.norm, d.neutral"
-                " FROM search_fts f JOIN search_doc d ON d.id=f.rowid"
-                " WHERE search_fts MATCH ? ORDER BY f.rank LIMIT ?",
-                (match, limit),
-            ).fetchall()
-        except sqlite3.OperationalError:
+    def _candidates(
+        self,
+        groups: list[tuple[str, ...]],
+        g_idf: list[float],
+        allowed: set[str] | None,
+        billable_only: bool,
+    ) -> list[Row]:
+        """The documents worth a full score: coarse NumPy scoring over every document holding any
+        query term, best ``_COARSE_K`` kept."""
+        lists: list[list[npt.NDArray[np.int32]]] = []
+        weights: list[float] = []
+        for g, w in zip(groups, g_idf, strict=True):
+            found = [self.postings(a) for a in g if a in self.vocab]
+            if found:
+                lists.append(found)
+                weights.append(w)
+        if not lists:
             return []
-
-    def _candidates(self, groups: list[tuple[str, ...]]) -> list[Row]:
-        known = [tuple(a for a in g if a in self.vocab) for g in groups]
-        known = [g for g in known if g]
-        if not known:
+        # candidates: documents holding one of the rarer terms (a document missing every rare term
+        # cannot rank); the very common terms only add to the score of those
+        sizes = [sum(len(x) for x in ls) for ls in lists]
+        order = sorted(range(len(lists)), key=lambda i: sizes[i])
+        rare = sorted(set(order[:2]) | {i for i in order if sizes[i] <= _RARE_DF})
+        cand = np.unique(np.concatenate([x for i in rare for x in lists[i]]))
+        acc = np.zeros(cand.size, dtype=np.float32)
+        for ls, w in zip(lists, weights, strict=True):
+            present = np.zeros(cand.size, dtype=bool)
+            for post in ls:
+                pos = np.searchsorted(post, cand)
+                pos[pos >= post.size] = post.size - 1 if post.size else 0
+                present |= post[pos] == cand if post.size else False
+            acc += w * present
+        keep = np.ones(cand.size, dtype=bool)
+        if allowed is not None:
+            codes = [self._systems.index(x) for x in allowed if x in self._systems]
+            keep &= np.isin(self._doc_system[cand], codes)
+        if billable_only:
+            keep &= self._doc_billable[cand] == 1
+        cand, acc = cand[keep], acc[keep]
+        if cand.size == 0:
             return []
-
-        def clause(g: tuple[str, ...]) -> str:
-            return "(" + " OR ".join(f'"{a}"' for a in g) + ")" if len(g) > 1 else f'"{g[0]}"'
-
-        rows = self._fts(" AND ".join(clause(g) for g in known), 300)
-        if len(rows) < 40 and len(known) > 1:
-            # the rarer terms decide what the query is about
-            terms = sorted({a for g in known for a in g}, key=lambda t: self.vocab[t])
-            keep = [t for t in terms if self.vocab[t] < 8000] or terms[:2]
-            seen = {r[0] for r in rows}
-            rows.extend(r for r in self._fts(" OR ".join(f'"{t}"' for t in keep), 400) if r[0] not in seen)
-        return rows
+        matched = acc
+        total = float(sum(g_idf)) or 1.0
+        extra = np.maximum(self._mass[cand] - matched, 0.0)
+        coarse = 3.0 * matched / total + matched / (matched + extra + 1e-6) + self._source_weight[self._doc_source[cand]]
+        if cand.size > _COARSE_K:
+            top = np.argpartition(-coarse, _COARSE_K)[:_COARSE_K]
+            cand = cand[top]
+        ids = [int(i) + 1 for i in cand]
+        marks = ",".join("?" * len(ids))
+        return self.conn.execute(
+            "SELECT id, system, code, source, text, billable, norm, neutral FROM search_doc"
+            f" WHERE id IN ({marks})",
+            ids,
+        ).fetchall()
 
     # public ------------------------------------------------------------------
     def search(
@@ -277,31 +344,31 @@ class SearchEngine:
                 continue
             groups = [(t, *[a for a in syn.get(t, ()) if a != t]) for t in terms]
             g_idf = [max(self.idf(a) for a in g) for g in groups]
+            term_group = {a: i for i, g in enumerate(groups) for a in g}
             total = sum(g_idf) or 1.0
             qnorm = " ".join(stem(w) for w in vwords if w not in STOPWORDS)
             bigrams = set(itertools.pairwise(terms))
             penalty = _VARIANT_PENALTY if why_variant else 0.0
-            for _id, system, code, source, text, bill, dnorm, neutral in self._candidates(groups):
-                if allowed is not None and system not in allowed:
-                    continue
-                if billable_only and not bill:
-                    continue
+            for _id, system, code, source, text, bill, dnorm, neutral in self._candidates(
+                groups, g_idf, allowed, billable_only
+            ):
                 if exclude is not None and (system, code, source) == exclude:
                     continue
                 dterms = dnorm.split()
                 dset = set(dterms)
-                hit = [i for i, g in enumerate(groups) if any(a in dset for a in g)]
-                if not hit:
+                matched = {t for t in dset if t in term_group}
+                if not matched:
                     continue
+                hit = sorted({term_group[t] for t in matched})
                 m_idf = sum(g_idf[i] for i in hit)
                 cov = m_idf / total
-                matched = {a for g in groups for a in g if a in dset}
                 extra = dset - matched
                 # a 7th character's words cost nothing when the query does not name one (its
                 # siblings then tie and collapse to the first); "unspecified"/NOS cost little
                 seventh = set(neutral.split()) if neutral else set()
                 d_idf = m_idf + sum(
-                    0.0 if t in seventh else 0.3 if t in _DEFAULT_WORDS else self.idf(t) for t in extra
+                    0.0 if t in seventh else DEFAULT_WORD_WEIGHT if t in _DEFAULT_WORDS else self.idf(t)
+                    for t in extra
                 )
                 prec = m_idf / d_idf if d_idf else 0.0
                 exact = 1.0 if dnorm == qnorm else 0.0

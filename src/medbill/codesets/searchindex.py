@@ -14,7 +14,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 
-from medbill.codesets.text import normalized, stem, words
+from medbill.codesets.text import DEFAULT_WORD_WEIGHT, DEFAULT_WORDS, idf, normalized, stem, words
 from medbill.core.codes import CodeSystem
 
 _CODE_IN_INDEX = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z-]{0,4})?$")
@@ -87,56 +87,85 @@ def iter_docs(conn: sqlite3.Connection) -> Iterator[Doc]:
             yield cm, mcode, "index_manif", path, billable.get((cm, mcode), 0), ""
 
 
+SOURCES = ("title", "short", "inclusion", "index", "index_manif")
+
+
 def rebuild_search_index(conn: sqlite3.Connection) -> int:
-    """Recreate ``search_doc``, its FTS5 index and the word vocabulary. Returns the document count."""
+    """Recreate the search documents, their postings and per-document arrays. Returns the count.
+
+    Tables: ``search_doc`` (one row per document; ``id`` - 1 is its index in the arrays),
+    ``search_postings`` (stemmed term -> document frequency and the sorted int32 ids holding it),
+    ``search_arrays`` (per-document float32 "mass" = the idf weight of everything it says, and
+    uint8 system / source / billable codes), ``search_words`` (surface words for spelling).
+    """
+    import numpy as np
+
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("DROP TABLE IF EXISTS search_fts")
-        conn.execute("DROP TABLE IF EXISTS search_vocab")
-        conn.execute("DROP TABLE IF EXISTS search_words")
-        conn.execute("DROP TABLE IF EXISTS search_doc")
+        for table in ("search_fts", "search_vocab", "search_words", "search_doc", "search_postings", "search_arrays"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(
             "CREATE TABLE search_doc ("
             " id INTEGER PRIMARY KEY, system TEXT NOT NULL, code TEXT NOT NULL, source TEXT NOT NULL,"
             " text TEXT NOT NULL, billable INTEGER NOT NULL,"
-            " norm TEXT NOT NULL,"  # stemmed content terms: what FTS5 indexes
-            " neutral TEXT NOT NULL DEFAULT '')"  # a 7th character's words: count little when unmatched
+            " norm TEXT NOT NULL,"  # stemmed content terms
+            " neutral TEXT NOT NULL DEFAULT '')"  # a 7th character's words: cost nothing when unmatched
         )
-        vocab: Counter[str] = Counter()
         raw_words: Counter[str] = Counter()
         seen: set[tuple[str, str, str]] = set()
-        batch: list[tuple[str, str, str, str, int, str, str]] = []
-        n = 0
+        docs: list[tuple[int, str, str, str, str, int, str, str]] = []
+        postings: dict[str, list[int]] = {}
         for system, code, source, text, bill, neutral in iter_docs(conn):
             norm = normalized(text)
             key = (system, code, norm)
             if key in seen or not norm:
                 continue
             seen.add(key)
-            vocab.update(set(norm.split()))
+            idx = len(docs)
+            for term in set(norm.split()):
+                postings.setdefault(term, []).append(idx)
             raw_words.update(set(words(text)))
-            batch.append((system, code, source, text, bill, norm, neutral))
-            if len(batch) >= 20_000:
-                conn.executemany(
-                    "INSERT INTO search_doc(system, code, source, text, billable, norm, neutral) VALUES (?,?,?,?,?,?,?)",
-                    batch,
-                )
-                n += len(batch)
-                batch.clear()
-        if batch:
-            conn.executemany(
-                "INSERT INTO search_doc(system, code, source, text, billable, norm, neutral) VALUES (?,?,?,?,?,?,?)",
-                batch,
-            )
-            n += len(batch)
-        conn.execute(
-            "CREATE VIRTUAL TABLE search_fts USING fts5(norm, content='search_doc', content_rowid='id',"
-            " tokenize='unicode61 remove_diacritics 2')"
+            docs.append((idx + 1, system, code, source, text, bill, norm, neutral))
+        conn.executemany(
+            "INSERT INTO search_doc(id, system, code, source, text, billable, norm, neutral)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            docs,
         )
-        conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        n = len(docs)
+        weight = {t: idf(len(ids), n) for t, ids in postings.items()}
+        systems = sorted({d[1] for d in docs})
+        mass = np.zeros(n, dtype=np.float32)
+        sys_idx = np.zeros(n, dtype=np.uint8)
+        src_idx = np.zeros(n, dtype=np.uint8)
+        billable = np.zeros(n, dtype=np.uint8)
+        for i, (_id, system, _code, source, _text, bill, norm, neutral) in enumerate(docs):
+            soft = set(neutral.split())
+            mass[i] = sum(
+                0.0 if t in soft else DEFAULT_WORD_WEIGHT if t in DEFAULT_WORDS else weight[t] for t in set(norm.split())
+            )
+            sys_idx[i] = systems.index(system)
+            src_idx[i] = SOURCES.index(source)
+            billable[i] = bill
         conn.execute("CREATE INDEX search_doc_code ON search_doc(system, code)")
-        conn.execute("CREATE TABLE search_vocab (word TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
-        conn.executemany("INSERT INTO search_vocab(word, df) VALUES (?, ?)", vocab.items())
+        conn.execute(
+            "CREATE TABLE search_postings (word TEXT PRIMARY KEY, df INTEGER NOT NULL, ids BLOB NOT NULL) WITHOUT ROWID"
+        )
+        conn.executemany(
+            "INSERT INTO search_postings(word, df, ids) VALUES (?, ?, ?)",
+            ((t, len(ids), np.asarray(ids, dtype=np.int32).tobytes()) for t, ids in postings.items()),
+        )
+        conn.execute("CREATE TABLE search_arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
+        conn.executemany(
+            "INSERT INTO search_arrays(name, data) VALUES (?, ?)",
+            [
+                ("mass", mass.tobytes()),
+                ("system", sys_idx.tobytes()),
+                ("source", src_idx.tobytes()),
+                ("billable", billable.tobytes()),
+                ("systems", json.dumps(systems).encode()),
+                ("sources", json.dumps(SOURCES).encode()),
+            ],
+        )
         # surface words (unstemmed) for spelling correction: "diabetis" is one edit from both
         # "diabetes" and "diabetic", which stem differently
         conn.execute(

@@ -7,6 +7,7 @@ deliberately conservative: coders' words are technical and over-stemming merges 
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -16,6 +17,16 @@ _WORD = re.compile(r"[a-z0-9]+")
 # Words that carry no meaning for finding a code. "with", "without", "not", "other", "unspecified"
 # are NOT here: they distinguish codes ("with coma" / "without coma").
 STOPWORDS = frozenset("a an and the of for to in on at by or as is are be from its it this that".split())
+
+
+# Words that, left over in a title, mark the Index's default ("Pneumonia, unspecified organism"):
+# they cost little when a document has them and the query does not.
+DEFAULT_WORDS = frozenset({"unspecified", "nos", "organism", "site", "type", "cause", "part", "episode"})
+DEFAULT_WORD_WEIGHT = 0.3
+
+
+def idf(df: int, n_docs: int) -> float:
+    return math.log((n_docs + 1) / (df + 0.5))
 
 
 def fold(text: str) -> str:

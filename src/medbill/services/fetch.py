@@ -672,6 +672,5 @@ def import_cpt(
     if result.status == "loaded":
         from medbill.services import reference
 
-        reference._open_store.cache_clear()  # noqa: SLF001 - a changed store must be reopened
-        reference._engine.cache_clear()  # noqa: SLF001
+        reference.invalidate()  # a changed store must be reopened
     return CptImportResult(path.name, digest, result.status, result.rows, str(settings.refdata_path))

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from medbill.codesets.build import LoadResult, build
+from medbill.codesets.build import LoadResult, build, locate_files
 from medbill.codesets.datasets import all_datasets
 from medbill.codesets.refstore import CodeInfo, RefStore
 from medbill.codesets.search import SearchEngine, SearchHit
@@ -20,15 +20,32 @@ from medbill.settings import Settings
 def build_reference(
     *, settings: Settings, progress: Callable[[LoadResult], None] | None = None
 ) -> list[LoadResult]:
+    invalidate()
+    try:
+        return build(
+            settings.refdata_path,
+            source_dir=settings.source_dir,
+            progress=progress,
+            extra_dirs=(settings.download_dir,),
+        )
+    finally:
+        invalidate()
+
+
+def invalidate() -> None:
+    """Forget open stores and engines: the store file changed (a build, a CPT import)."""
+    for store in list(_OPENED):
+        store.close()
+    _OPENED.clear()
     _open_store.cache_clear()
-    return build(settings.refdata_path, source_dir=settings.source_dir, progress=progress)
+    _engine.cache_clear()
 
 
 @dataclass(frozen=True, slots=True)
 class DatasetStatus:
     id: str
     title: str
-    state: str  # loaded | missing | available (found but not loaded)
+    state: str  # loaded | available (found, not loaded) | missing | optional (not loaded, not needed)
     releases: list[dict[str, Any]]
     where: str
 
@@ -69,17 +86,22 @@ def reference_status(*, settings: Settings) -> list[DatasetStatus]:
     for ds in all_datasets():
         if ds.id in loaded:
             state = "loaded"
-        elif ds.locate(settings.source_dir) is not None:
+        elif locate_files(ds, [settings.source_dir, settings.download_dir]):
             state = "available"
         else:
-            state = "missing"
+            state = "missing" if ds.required else "optional"
         out.append(DatasetStatus(ds.id, ds.title, state, loaded.get(ds.id, []), ds.where))
     return out
 
 
+_OPENED: list[RefStore] = []
+
+
 @lru_cache(maxsize=4)
 def _open_store(path: str) -> RefStore:
-    return RefStore.open(Path(path))
+    store = RefStore.open(Path(path))
+    _OPENED.append(store)
+    return store
 
 
 def open_store(*, settings: Settings) -> RefStore:
