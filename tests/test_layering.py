@@ -7,8 +7,17 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "medbill"
 DOMAIN = ["core", "codesets", "coding", "scrub", "x12", "ledger"]
-FORBIDDEN = ("sqlalchemy", "fastapi", "click", "starlette", "medbill.store", "medbill.api", "medbill.web",
-             "medbill.cli", "medbill.services")
+FORBIDDEN = (
+    "sqlalchemy",
+    "fastapi",
+    "click",
+    "starlette",
+    "medbill.store",
+    "medbill.api",
+    "medbill.web",
+    "medbill.cli",
+    "medbill.services",
+)
 CORE_ALLOWED_MEDBILL = ("medbill.core",)
 
 

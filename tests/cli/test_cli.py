@@ -103,9 +103,7 @@ def test_data_status_json_lists_loaded_and_missing(env: dict[str, str]) -> None:
     data = json.loads(res.output)
     states = {d["dataset"]: d["state"] for d in data["datasets"]}
     assert states["icd10cm-tabular"] == "loaded"
-    assert "missing" in states.values() or "available" in states.values() or all(
-        s == "loaded" for s in states.values()
-    )
+    assert "missing" in states.values() or "available" in states.values() or all(s == "loaded" for s in states.values())
 
 
 def test_readme_commands_exist() -> None:

@@ -71,9 +71,7 @@ def downloads(tmp_path: Path) -> Path:
             {
                 "Table and Index/icd10cm_index_2026.xml": (DATA / "icd10cm_index_sample.xml").read_bytes(),
                 "Table and Index/icd10cm_eindex_2026.xml": (DATA / "icd10cm_eindex_sample.xml").read_bytes(),
-                "Table and Index/icd10cm_neoplasm_2026.xml": (
-                    DATA / "icd10cm_neoplasm_sample.xml"
-                ).read_bytes(),
+                "Table and Index/icd10cm_neoplasm_2026.xml": (DATA / "icd10cm_neoplasm_sample.xml").read_bytes(),
                 "Table and Index/icd10cm_drug_2026.xml": (DATA / "icd10cm_drug_sample.xml").read_bytes(),
             }
         )
@@ -99,10 +97,7 @@ def test_list_shows_the_manifest(env: dict[str, str | None]) -> None:
     assert res.exit_code == 0
     payload = json.loads(res.stdout)
     (entry,) = payload["entries"]
-    assert (
-        entry["url"]
-        == "https://www.cms.gov/files/zip/medicare-ncci-2026-q3-practitioner-services-mue-table.zip"
-    )
+    assert entry["url"] == "https://www.cms.gov/files/zip/medicare-ncci-2026-q3-practitioner-services-mue-table.zip"
     assert entry["cpt_license"] is True and entry["folder"] == "mue-2026q3"
     text = run(env, "data", "fetch", "--list").output
     assert "ncci-outpatient-2026q3-f1" in text and "URL unconfirmed" in text and "CPT licence" in text
@@ -155,9 +150,7 @@ def test_cpt_files_need_the_licence(env: dict[str, str | None], downloads: Path)
     assert len(acc["files"]) == 4 and acc["files"][0].endswith("ccipra-v322r0-f1.zip")
 
 
-def test_interactive_yes_and_no(
-    env: dict[str, str | None], downloads: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_interactive_yes_and_no(env: dict[str, str | None], downloads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("medbill.cli.data_fetch._interactive", lambda: True)
     args = ["data", "fetch", "--from", str(downloads), "--dataset", "ncci-practitioner-2026q3-f2"]
     no = run(env, *args, input="n\n")
@@ -170,9 +163,7 @@ def test_interactive_yes_and_no(
     assert acc["how"] == "interactive"
 
 
-def test_default_fetch_refuses_cpt_files_but_takes_the_rest(
-    env: dict[str, str | None], downloads: Path
-) -> None:
+def test_default_fetch_refuses_cpt_files_but_takes_the_rest(env: dict[str, str | None], downloads: Path) -> None:
     res = run(env, "data", "fetch", "--from", str(downloads), "--json")
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
@@ -187,9 +178,7 @@ def test_default_fetch_refuses_cpt_files_but_takes_the_rest(
     assert "unchanged  icd10cm-2026-tables" in text
 
 
-def test_download_checksum_mismatch_is_one_line(
-    env: dict[str, str | None], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_download_checksum_mismatch_is_one_line(env: dict[str, str | None], monkeypatch: pytest.MonkeyPatch) -> None:
     data = make_zip({"icd10pcs_order_2026.txt": (DATA / "icd10pcs_order_sample.txt").read_bytes()})
     url = "https://www.cms.gov/files/zip/t-pcs.zip"
     man = parse_manifest(
@@ -250,9 +239,7 @@ def test_import_cpt(env: dict[str, str | None]) -> None:
     assert "requires a CPT license" in before.output
 
     refused = CliRunner().invoke(main, ["data", "import-cpt", str(LONGULT)], env=env)
-    assert refused.exit_code == 2 and refused.stderr.startswith(
-        "error: CPT descriptors are licensed by the AMA"
-    )
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: CPT descriptors are licensed by the AMA")
 
     res = run(env, "data", "import-cpt", str(LONGULT), "--accept-cpt-license")
     assert res.exit_code == 0, res.output
@@ -276,15 +263,12 @@ def test_import_cpt_errors_are_one_line(env: dict[str, str | None], tmp_path: Pa
     res = CliRunner().invoke(main, ["data", "import-cpt", str(LONGULT), "--accept-cpt-license"], env=env)
     assert res.exit_code == 2
     assert res.stderr.strip() == (
-        f"error: reference store {env['MEDBILL_REFDATA']} does not exist "
-        "(build it first with `medbill data build`)"
+        f"error: reference store {env['MEDBILL_REFDATA']} does not exist (build it first with `medbill data build`)"
     )
     _store(env)
     bad = tmp_path / "LONGULT.txt"
     bad.write_text("99213\tTEST DESCRIPTOR\n12\tTEST DESCRIPTOR TWO\n")
-    res = CliRunner().invoke(
-        main, ["data", "import-cpt", str(bad), "--accept-cpt-license", "--json"], env=env
-    )
+    res = CliRunner().invoke(main, ["data", "import-cpt", str(bad), "--accept-cpt-license", "--json"], env=env)
     assert res.exit_code == 2
     err = json.loads(res.stdout)
     assert err["error"] == "source_file_error" and f"{bad}, line 2, field code" in err["message"]

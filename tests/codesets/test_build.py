@@ -32,9 +32,7 @@ def _load_lines(w: ReleaseWriter, path: Path) -> None:
 
 
 def _dataset(release: str, lo: date, hi: date | None) -> Dataset:
-    return Dataset(
-        "test-hcpcs", "test HCPCS", H, in_source_dir("t/*.csv"), _load_lines, release, lo, hi, where="tests"
-    )
+    return Dataset("test-hcpcs", "test HCPCS", H, in_source_dir("t/*.csv"), _load_lines, release, lo, hi, where="tests")
 
 
 def _write(src: Path, text: str) -> Path:

@@ -116,9 +116,7 @@ def test_txt_sample_standalone() -> None:
     rows = _by_key(list(parse_hcpcs_file(SAMPLE_TXT)))
     assert len(rows) == 14
     ad = rows[(CodeSystem.MODIFIER, "AD")]
-    assert ad.long_desc == (
-        "Medical supervision by a physician: more than four concurrent anesthesia procedures"
-    )
+    assert ad.long_desc == ("Medical supervision by a physician: more than four concurrent anesthesia procedures")
     assert ad.attrs["mcm"] == ["3350.5"]
     g = rows[(CodeSystem.HCPCS, "G0503")]  # 17 records
     assert g.long_desc is not None and g.long_desc.startswith("Subsequent psychiatric collaborative")

@@ -186,9 +186,7 @@ def test_notes_are_clean_and_sequenced(release: TabularRelease) -> None:
 
 def test_descriptions_match_xml(rows: dict[str, CodeRow]) -> None:
     root = ET.parse(default_tabular_path()).getroot()
-    descs = {
-        (d.findtext("name") or "").replace(".", ""): (d.findtext("desc") or "") for d in root.iter("diag")
-    }
+    descs = {(d.findtext("name") or "").replace(".", ""): (d.findtext("desc") or "") for d in root.iter("diag")}
     assert len(descs) == 46_881
     sample = random.Random(2026).sample(sorted(descs), 2000)
     for code in sample:
@@ -241,9 +239,7 @@ def test_derive_index_terms(release: TabularRelease, rows: dict[str, CodeRow]) -
         assert rows[code].billable, code
         assert source in ("inclusion", "title_combination")
         by_code[code].add((term, source))
-    assert ("diabetic chronic kidney disease with type 2 diabetes mellitus", "title_combination") in by_code[
-        "E1122"
-    ]
+    assert ("diabetic chronic kidney disease with type 2 diabetes mellitus", "title_combination") in by_code["E1122"]
     assert (
         "diabetes mellitus, type 2, with diabetic chronic kidney disease",
         "title_combination",
@@ -256,9 +252,7 @@ def test_derive_index_terms(release: TabularRelease, rows: dict[str, CodeRow]) -
     assert not any(source == "title_combination" for code, _, source in terms if code[0] in "VWXY"), (
         "external causes get no title combinations"
     )
-    assert not any(
-        "without" in term for code, term, source in terms if source == "title_combination" and len(code) < 7
-    )
+    assert not any("without" in term for code, term, source in terms if source == "title_combination" and len(code) < 7)
     assert by_code["E119"] == set()  # "without complications" is not a combination
 
 
@@ -301,8 +295,7 @@ def test_excerpt() -> None:
     ]
     assert rows["B10"].parent == "B10-B10"
     assert rows["S72001B"].long_desc == (
-        "Fracture of unspecified part of neck of right femur, "
-        "initial encounter for open fracture type I or II"
+        "Fracture of unspecified part of neck of right femur, initial encounter for open fracture type I or II"
     )
     incl = [(n.code, n.text) for n in rel.notes if n.kind == "inclusion" and n.code.startswith("S72")]
     assert ("S72001B", "initial encounter for open fracture NOS") in incl

@@ -326,18 +326,11 @@ def test_drug_headings_are_not_neoplasm_headings(tmp_path: Path) -> None:
     with pytest.raises(SourceFileError) as err:
         list(parse_index(_write(tmp_path, "drug.xml", untitled), "neoplasm"))
     assert err.value.line == 7 and err.value.field == "indexHeading"
-    assert (
-        "heading col=2 'Poisoning Accidental (unintentional)' is not a neoplasm table column"
-        in err.value.message
-    )
+    assert "heading col=2 'Poisoning Accidental (unintentional)' is not a neoplasm table column" in err.value.message
 
 
 def test_missing_heading_column(tmp_path: Path) -> None:
-    text = (
-        (DATA / "icd10cm_neoplasm_sample.xml")
-        .read_text()
-        .replace('<head col="7">Unspecified Behavior</head>', "")
-    )
+    text = (DATA / "icd10cm_neoplasm_sample.xml").read_text().replace('<head col="7">Unspecified Behavior</head>', "")
     path = _write(tmp_path, "neo.xml", text)
     with pytest.raises(SourceFileError, match="lack unspecified"):
         list(parse_index(path, "neoplasm"))

@@ -43,9 +43,7 @@ def test_specific_codes(cm_rows: dict[str, CodeRow]) -> None:
     t36 = cm_rows["T368X1A"]
     assert t36.parent == "T368X1"
     assert t36.short_desc == "Poisoning by oth systemic antibiotics, accidental, init"
-    assert t36.long_desc == (
-        "Poisoning by other systemic antibiotics, accidental (unintentional), initial encounter"
-    )
+    assert t36.long_desc == ("Poisoning by other systemic antibiotics, accidental (unintentional), initial encounter")
     assert cm_rows["T368X1"].kind == SUBCATEGORY
     # no E08.37X node: the placeholder level is skipped
     assert cm_rows["E0837X1"].parent == "E0837"

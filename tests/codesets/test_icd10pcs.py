@@ -124,9 +124,7 @@ def test_missing_or_bad_database(tmp_path: Path) -> None:
         list(parse_icd10coder_pcs(junk))
 
 
-def test_mce_active_codes_without_icd10coder_description(
-    source_dir: Path, coder_rows: dict[str, CodeRow]
-) -> None:
+def test_mce_active_codes_without_icd10coder_description(source_dir: Path, coder_rows: dict[str, CodeRow]) -> None:
     sg = list(mce.parse_mce_master(source_dir / "mce-v43.1" / mce.SG_MASTER_FILE, CodeSystem.ICD10PCS))
     active = mce.active_codes(sg, date(2026, 4, 1))
     described = {c for c, r in coder_rows.items() if r.kind == CODE and r.long_desc}

@@ -167,9 +167,7 @@ def test_revenue(ioce_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # small files written here (no source directory needed)
 
-_VERSIONS = (
-    "version,ioce_version_id,date_started,date_ended\n1,1.0,20200101,20200331\n2,1.1,20200401,20300101\n"
-)
+_VERSIONS = "version,ioce_version_id,date_started,date_ended\n1,1.0,20200101,20200331\n2,1.1,20200401,20300101\n"
 _HCPCS_HEADER = (
     "hcpcs,description,apc,lo_age,hi_age,sex,status_indicator,payment_indicator,non_covered,"
     "addon_type1,mid_quarter_date_edit,date_approved,date_terminated,ph_duration,lo_version,hi_version"

@@ -235,9 +235,7 @@ def test_master_flags_sorted_and_codes_upper_cased(tmp_path: Path) -> None:
 
 
 def test_age_and_discharge_errors(tmp_path: Path) -> None:
-    ages = _write(
-        tmp_path, "age_group,start_age,end_age,start_date,end_date\nAdult,15,x,19840301,\n", "a.csv"
-    )
+    ages = _write(tmp_path, "age_group,start_age,end_age,start_date,end_date\nAdult,15,x,19840301,\n", "a.csv")
     with pytest.raises(SourceFileError) as info:
         parse_age_ranges(ages)
     assert (info.value.line, info.value.field) == (2, "end_age")

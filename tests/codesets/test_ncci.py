@@ -27,9 +27,7 @@ DATA = Path(__file__).parent / "data"
 PTP_SAMPLE = DATA / "ncci_ptp_practitioner_cms_layout.txt"
 IOCE_HEADER = "column1,column2,modifier_allowed,lo_version,hi_version,effective_from,effective_to"
 VERSIONS = (
-    "version,ioce_version_id,date_started,date_ended\n"
-    "102,27.0.1,20260101,20260331\n"
-    "103,27.1.0,20260401,20360331\n"
+    "version,ioce_version_id,date_started,date_ended\n102,27.0.1,20260101,20260331\n103,27.1.0,20260401,20360331\n"
 )
 
 
@@ -222,13 +220,9 @@ def test_ioce_real_file(source_dir: Path) -> None:
     assert count == 1_594_456
     assert open_count == 1_401_094  # the pairs active in I/OCE v27.1 (SOURCE.txt)
     assert indicators == {"0": 55_543, "1": 1_538_913}
-    assert found["0001U", "0053U"] == PtpRow(
-        "ioce", "0001U", "0053U", "1", date(2019, 7, 1), date(2023, 7, 1)
-    )
+    assert found["0001U", "0053U"] == PtpRow("ioce", "0001U", "0053U", "1", date(2019, 7, 1), date(2023, 7, 1))
     assert found["0001U", "0029U"].deleted is None
-    assert found["0001A", "99241"] == PtpRow(
-        "ioce", "0001A", "99241", "1", date(2022, 1, 1), date(2023, 1, 1)
-    )
+    assert found["0001A", "99241"] == PtpRow("ioce", "0001A", "99241", "1", date(2022, 1, 1), date(2023, 1, 1))
     assert found["45378", "45330"] == PtpRow("ioce", "45378", "45330", "0", date(2019, 7, 1), None)
     assert found["11042", "0925T"].effective == date(2025, 7, 1)
     # same pair, same end in CMS's practitioner file (Deletion Date 20230630) and in the I/OCE

@@ -131,9 +131,7 @@ def test_rvu_missing_column(tmp_path: Path) -> None:
 def test_gpci_real_file(source_dir: Path) -> None:
     rows = list(parse_gpci_file(source_dir / "mpfs-2026" / "GPCI2026.csv"))
     assert len(rows) == 98
-    assert rows[0] == GpciRow(
-        "10112", "AL", "00", "ALABAMA", Decimal("1.000"), Decimal("0.875"), Decimal("0.566")
-    )
+    assert rows[0] == GpciRow("10112", "AL", "00", "ALABAMA", Decimal("1.000"), Decimal("0.875"), Decimal("0.566"))
     by_key = {(r.mac, r.state, r.locality): r for r in rows}
     assert len(by_key) == 98  # (MAC, locality) alone repeats: 05102 00 is CT and IA
     assert by_key["02102", "AK", "01"].name == "ALASKA"  # footnote mark dropped
@@ -171,9 +169,7 @@ def test_gpci_bad_rows(tmp_path: Path) -> None:
 def test_price_99213_manhattan(source_dir: Path) -> None:
     rvu = _by_key(list(parse_rvu_file(source_dir / "mpfs-2026" / RVU_NAME)))["99213", ""]
     gpci = next(
-        g
-        for g in parse_gpci_file(source_dir / "mpfs-2026" / "GPCI2026.csv")
-        if (g.mac, g.locality) == ("13202", "01")
+        g for g in parse_gpci_file(source_dir / "mpfs-2026" / "GPCI2026.csv") if (g.mac, g.locality) == ("13202", "01")
     )
     assert (gpci.name, gpci.work, gpci.pe, gpci.mp) == (
         "MANHATTAN",
@@ -183,9 +179,9 @@ def test_price_99213_manhattan(source_dir: Path) -> None:
     )
     # non-facility: (1.30 x 1.063 + 1.46 x 1.318 + 0.09 x 1.285) x 33.4009
     #             = (1.3819 + 1.92428 + 0.11565) x 33.4009 = 3.42183 x 33.4009 = 114.292201647
-    assert Decimal("1.30") * Decimal("1.063") + Decimal("1.46") * Decimal("1.318") + Decimal(
-        "0.09"
-    ) * Decimal("1.285") == Decimal("3.42183")
+    assert Decimal("1.30") * Decimal("1.063") + Decimal("1.46") * Decimal("1.318") + Decimal("0.09") * Decimal(
+        "1.285"
+    ) == Decimal("3.42183")
     assert Decimal("3.42183") * Decimal("33.4009") == Decimal("114.292201647")
     assert price(rvu, gpci, facility=False) == Decimal("114.29")
     # facility: (1.3819 + 0.33 x 1.318 + 0.11565) x 33.4009 = 1.93249 x 33.4009 = 64.546905241
@@ -197,9 +193,7 @@ def test_price_99213_manhattan(source_dir: Path) -> None:
 
 
 def test_price_rounds_half_up_to_cents() -> None:
-    rvu = RvuRow(
-        "99999", "", "A", Decimal("1"), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0.125"), "XXX"
-    )
+    rvu = RvuRow("99999", "", "A", Decimal("1"), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0.125"), "XXX")
     one = GpciRow("00000", "US", "00", "X", Decimal(1), Decimal(1), Decimal(1))
     assert price(rvu, one, facility=False) == Decimal("0.13")  # banker's rounding would give 0.12
     assert price(rvu, one, facility=False).as_tuple().exponent == -2

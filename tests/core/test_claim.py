@@ -51,9 +51,7 @@ IDS = [c.id for c in EXAMPLES]
 def _validator(*, many: bool = False) -> jsonschema.Draft202012Validator:
     schema = claim_json_schema(many=many)
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 VALIDATOR = _validator()
@@ -416,9 +414,7 @@ def test_problem_cob_unbalanced_and_sbr05_missing() -> None:
         ("other_payers[0]", "cob.claim_unbalanced")
     ]
     cov = dataclasses.replace(secondary.coverage, insurance_type=None)
-    assert _codes(dataclasses.replace(secondary, coverage=cov)) == [
-        ("coverage.insurance_type", "cob.sbr05_missing")
-    ]
+    assert _codes(dataclasses.replace(secondary, coverage=cov)) == [("coverage.insurance_type", "cob.sbr05_missing")]
 
 
 def test_problem_institutional_shape() -> None:

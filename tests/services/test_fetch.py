@@ -83,9 +83,7 @@ def no_network(url: str) -> Iterable[bytes]:
 @pytest.fixture()
 def cfg(tmp_path: Path) -> Settings:
     home = tmp_path / "home"
-    return Settings(
-        home=home, refdata_path=home / "refdata.sqlite", source_dir=None, download_dir=home / "sources"
-    )
+    return Settings(home=home, refdata_path=home / "refdata.sqlite", source_dir=None, download_dir=home / "sources")
 
 
 def _entry(**over: Any) -> dict[str, Any]:
@@ -182,9 +180,7 @@ def test_checksum_mismatch_deletes_the_file_and_names_url_and_hashes(cfg: Settin
     expected = "0" * 64
     man = manifest(_entry(sha256=expected))
     url = "https://www.cms.gov/files/zip/t-ncci-f1.zip"
-    report = fetch_sources(
-        settings=cfg, manifest=man, accept_cpt_license=True, fetch_url=FakeWeb({url: NCCI_ZIP})
-    )
+    report = fetch_sources(settings=cfg, manifest=man, accept_cpt_license=True, fetch_url=FakeWeb({url: NCCI_ZIP}))
     (res,) = report.results
     got = hashlib.sha256(NCCI_ZIP).hexdigest()
     assert res.status == "failed"
@@ -196,9 +192,7 @@ def test_checksum_mismatch_deletes_the_file_and_names_url_and_hashes(cfg: Settin
 
 
 def test_member_checksum_mismatch_deletes_the_member(cfg: Settings) -> None:
-    man = manifest(
-        _entry(members=[{"pattern": "ccipra*.txt", "target": "ccipra-v322r0-f1.txt", "sha256": "1" * 64}])
-    )
+    man = manifest(_entry(members=[{"pattern": "ccipra*.txt", "target": "ccipra-v322r0-f1.txt", "sha256": "1" * 64}]))
     web = FakeWeb({"https://www.cms.gov/files/zip/t-ncci-f1.zip": NCCI_ZIP})
     (res,) = fetch_sources(settings=cfg, manifest=man, accept_cpt_license=True, fetch_url=web).results
     assert res.status == "failed"
@@ -209,9 +203,7 @@ def test_member_checksum_mismatch_deletes_the_member(cfg: Settings) -> None:
 def test_html_instead_of_zip_is_a_clear_failure(cfg: Settings) -> None:
     url = "https://www.cms.gov/files/zip/t-ncci-f1.zip"
     web = FakeWeb({url: b"<!DOCTYPE html><html><body>License for Use of CPT</body></html>"})
-    (res,) = fetch_sources(
-        settings=cfg, manifest=manifest(_entry()), accept_cpt_license=True, fetch_url=web
-    ).results
+    (res,) = fetch_sources(settings=cfg, manifest=manifest(_entry()), accept_cpt_license=True, fetch_url=web).results
     assert res.status == "failed"
     assert res.message.startswith(f"{url} returned an HTML page, not the zip")
     assert not list(cfg.download_dir.rglob("*.zip"))
@@ -222,9 +214,7 @@ def test_interrupted_download_leaves_nothing(cfg: Settings) -> None:
         yield NCCI_ZIP[:100]
         raise FetchError(f"cannot download {url}: connection reset")
 
-    (res,) = fetch_sources(
-        settings=cfg, manifest=manifest(_entry()), accept_cpt_license=True, fetch_url=broken
-    ).results
+    (res,) = fetch_sources(settings=cfg, manifest=manifest(_entry()), accept_cpt_license=True, fetch_url=broken).results
     assert res.status == "failed" and res.message.endswith("connection reset")
     leftovers = [p for p in cfg.download_dir.rglob("*") if p.is_file() and p.name != "fetched.json"]
     assert leftovers == []
@@ -238,9 +228,7 @@ def test_a_failure_does_not_stop_the_other_files(cfg: Settings) -> None:
     web = FakeWeb({"https://www.cms.gov/files/zip/b.zip": NCCI_ZIP})
     report = fetch_sources(settings=cfg, manifest=man, fetch_url=web)
     assert [(r.entry, r.status) for r in report.results] == [("t-a", "failed"), ("t-b", "fetched")]
-    assert (
-        report.results[0].message == "cannot download https://www.cms.gov/files/zip/a.zip: HTTP 404 Not Found"
-    )
+    assert report.results[0].message == "cannot download https://www.cms.gov/files/zip/a.zip: HTTP 404 Not Found"
 
 
 def test_zip_without_the_member_is_a_failure(cfg: Settings) -> None:
@@ -257,9 +245,7 @@ def test_zip_without_the_member_is_a_failure(cfg: Settings) -> None:
 
 
 def test_cpt_files_are_refused_without_acceptance(cfg: Settings) -> None:
-    man = manifest(
-        _entry(), _entry(id="t-free", url="https://www.cms.gov/files/zip/free.zip", cpt_license=False)
-    )
+    man = manifest(_entry(), _entry(id="t-free", url="https://www.cms.gov/files/zip/free.zip", cpt_license=False))
     web = FakeWeb({"https://www.cms.gov/files/zip/free.zip": NCCI_ZIP})
     report = fetch_sources(settings=cfg, manifest=man, fetch_url=web)
     assert [(r.entry, r.status) for r in report.results] == [("t-ncci", "refused"), ("t-free", "fetched")]
@@ -284,17 +270,13 @@ def test_only_cpt_files_asked_for_and_refused_raises(cfg: Settings) -> None:
     assert [[e.id for e in a] for a in asked] == [["mue-dme-2026q3"]]
 
 
-def test_acceptance_is_recorded_with_user_time_and_files(
-    cfg: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_acceptance_is_recorded_with_user_time_and_files(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("medbill.services.fetch.getpass.getuser", lambda: "coder1")
     url = "https://www.cms.gov/files/zip/t-ncci-f1.zip"
     fetch_sources(
         settings=cfg, manifest=manifest(_entry()), accept_cpt_license=True, fetch_url=FakeWeb({url: NCCI_ZIP})
     )
-    fetch_sources(
-        settings=cfg, manifest=manifest(_entry()), confirm_cpt=lambda entries: True, fetch_url=no_network
-    )
+    fetch_sources(settings=cfg, manifest=manifest(_entry()), confirm_cpt=lambda entries: True, fetch_url=no_network)
     (first, second) = cpt_acceptances(cfg.home)
     assert first["accepted_by"] == "coder1" and first["license"] == "AMA CPT"
     assert first["files"] == [url] and first["how"] == "--accept-cpt-license"
@@ -366,9 +348,7 @@ def test_from_dir_without_the_file_says_what_it_looked_for(cfg: Settings, tmp_pa
 def test_source_dir_that_already_holds_the_files_is_reported(tmp_path: Path) -> None:
     src = tmp_path / "shared"
     (src / "icd10pcs-2026").mkdir(parents=True)
-    (src / "icd10pcs-2026" / "icd10pcs_order_2026.txt").write_bytes(
-        (DATA / "icd10pcs_order_sample.txt").read_bytes()
-    )
+    (src / "icd10pcs-2026" / "icd10pcs_order_2026.txt").write_bytes((DATA / "icd10pcs_order_sample.txt").read_bytes())
     (src / "2026-code-tables-zips").mkdir()
     (src / "2026-code-tables-zips" / "april-1-2026-code-tables-tabular-index.zip").write_bytes(cm_zip())
     home = tmp_path / "home"
@@ -385,9 +365,7 @@ def test_source_dir_that_already_holds_the_files_is_reported(tmp_path: Path) -> 
 def test_file_without_direct_url_points_to_its_page(cfg: Settings) -> None:
     (res,) = fetch_sources(settings=cfg, datasets=["mce-dx"], fetch_url=no_network).results
     assert res.status == "unavailable"
-    assert res.message.startswith(
-        "no direct download: get *mce*.zip from https://www.cms.gov/medicare/payment/"
-    )
+    assert res.message.startswith("no direct download: get *mce*.zip from https://www.cms.gov/medicare/payment/")
 
 
 def test_urllib_transport_reads_file_urls(tmp_path: Path) -> None:

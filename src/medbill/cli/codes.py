@@ -106,7 +106,11 @@ def search_cmd(
     A code or code prefix (E11, S72.0, 0DT) lists the codes under it.
     """
     hits = search_codes(
-        " ".join(query), settings=settings(), systems=list(systems) or None, billable_only=billable, limit=limit
+        " ".join(query),
+        settings=settings(),
+        systems=list(systems) or None,
+        billable_only=billable,
+        limit=limit,
     )
     if as_json:
         emit_json([h.to_dict() for h in hits])

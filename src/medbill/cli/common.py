@@ -56,6 +56,5 @@ def parse_date(value: str | None) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-
 def settings() -> Settings:
     return Settings.from_env()

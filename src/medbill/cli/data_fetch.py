@@ -80,9 +80,7 @@ def _print_result(r: FetchResult) -> None:
     metavar="ID",
     help="Only the files feeding this dataset (or manifest entry); repeatable. Default: all the build reads.",
 )
-@click.option(
-    "--accept-cpt-license", is_flag=True, help="Accept the AMA CPT licence (files with CPT content)."
-)
+@click.option("--accept-cpt-license", is_flag=True, help="Accept the AMA CPT licence (files with CPT content).")
 @click.option("--list", "list_only", is_flag=True, help="List the manifest (files, URLs, datasets) and stop.")
 @json_option
 @handles_errors

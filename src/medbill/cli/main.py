@@ -14,11 +14,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medbill.cli import codes, data, data_fetch
+    from medbill.cli import codes, data, data_fetch, scrub, x12
 
     codes.register(main)
     data.register(main)
     data_fetch.register(data.data_group)
+    scrub.register(main)
+    x12.register(main)
 
 
 _register()

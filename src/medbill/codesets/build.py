@@ -82,8 +82,7 @@ def connect_for_build(path: Path) -> sqlite3.Connection:
     schema = resources.files("medbill.codesets").joinpath("schema.sql").read_text(encoding="utf-8")
     conn.executescript(schema)
     conn.execute(
-        "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
-        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        "INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
         (SCHEMA_VERSION,),
     )
     return conn
@@ -178,9 +177,7 @@ def build(
             if progress:
                 progress(res)
         changed = any(r.status == "loaded" for r in results)
-        has_index = (
-            conn.execute("SELECT 1 FROM sqlite_master WHERE name='search_postings'").fetchone() is not None
-        )
+        has_index = conn.execute("SELECT 1 FROM sqlite_master WHERE name='search_postings'").fetchone() is not None
         if changed or not has_index:
             started = time.perf_counter()
             n = rebuild_search_index(conn)

@@ -223,8 +223,7 @@ def _bad_line(p: Path, lineno: int, line: str, form: str) -> SourceFileError:
     head = m.group(0) if m else ""
     if not head[:5] or _CODE_RE.fullmatch(head[:5]) is None:
         return SourceFileError(
-            f"{head[:10]!r} is not a CPT code (4 digits + a digit or A/F/M/T/U); the file is "
-            f"{form} ({expected})",
+            f"{head[:10]!r} is not a CPT code (4 digits + a digit or A/F/M/T/U); the file is {form} ({expected})",
             path=str(p),
             line=lineno,
             field="code",
@@ -300,9 +299,7 @@ def _parse_plain(p: Path, lines: list[str], start: int, form: str, kind: str) ->
         count += 1
     if pend_code is not None:
         if not pend_parts:
-            raise SourceFileError(
-                f"{pend_code} has no descriptor", path=str(p), line=pend_line, field="descriptor"
-            )
+            raise SourceFileError(f"{pend_code} has no descriptor", path=str(p), line=pend_line, field="descriptor")
         yield flush()
         count += 1
     log.info("parsed CPT file %s: form=%s descriptor=%s codes=%d", p.name, form, kind, count)
@@ -332,9 +329,7 @@ def _parse_delimited(
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) != width:
-                raise SourceFileError(
-                    f"{len(cells)} fields, the header has {width}", path=str(p), line=lineno
-                )
+                raise SourceFileError(f"{len(cells)} fields, the header has {width}", path=str(p), line=lineno)
             raw = cells[header.code_col].strip().upper()
             if _CODE_RE.fullmatch(raw) is None:
                 raise SourceFileError(

@@ -63,9 +63,7 @@ def load_cpt_file(db_path: Path, path: Path, *, accepted: bool) -> LoadResult:
     if not path.is_file():
         raise SourceFileError("no such file", path=str(path))
     if not db_path.is_file():
-        raise CodeSetError(
-            f"reference store {db_path} does not exist", hint="build it first with `medbill data build`"
-        )
+        raise CodeSetError(f"reference store {db_path} does not exist", hint="build it first with `medbill data build`")
     from medbill.codesets.searchindex import rebuild_search_index
 
     conn = connect_for_build(db_path)

@@ -130,9 +130,7 @@ def parse_group_codes(path: str | Path) -> Iterator[CodeRow]:
         attrs: dict[str, Any] = {}
         if row["note"]:
             attrs["note"] = row["note"]
-        yield CodeRow(
-            system=CodeSystem.GROUP, code=code, kind=ITEM, billable=True, long_desc=desc, attrs=attrs
-        )
+        yield CodeRow(system=CodeSystem.GROUP, code=code, kind=ITEM, billable=True, long_desc=desc, attrs=attrs)
 
 
 def _parse_remarks(p: Path, system: CodeSystem) -> Iterator[CodeRow]:
@@ -200,14 +198,10 @@ def _csv_rows(p: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
                 if not fields or all(not f.strip() for f in fields):
                     continue
                 if len(fields) != len(got):
-                    raise SourceFileError(
-                        f"{len(fields)} fields, the header has {len(got)}", path=str(p), line=line
-                    )
+                    raise SourceFileError(f"{len(fields)} fields, the header has {len(got)}", path=str(p), line=line)
                 yield line, {n: f.strip() for n, f in zip(got, fields, strict=True)}
         except UnicodeDecodeError as exc:
-            raise SourceFileError(
-                f"not UTF-8 text: {exc.reason}", path=str(p), line=reader.line_num + 1
-            ) from exc
+            raise SourceFileError(f"not UTF-8 text: {exc.reason}", path=str(p), line=reader.line_num + 1) from exc
         except csv.Error as exc:
             raise SourceFileError(f"bad CSV: {exc}", path=str(p), line=reader.line_num) from exc
 
@@ -217,9 +211,7 @@ def _code(raw: str, system: CodeSystem, p: Path, line: int, seen: set[str]) -> s
     if not code:
         raise SourceFileError("missing code", path=str(p), line=line, field="code")
     if not is_well_formed(code, system):
-        raise SourceFileError(
-            f"{raw!r} is not a well-formed {system.label} code", path=str(p), line=line, field="code"
-        )
+        raise SourceFileError(f"{raw!r} is not a well-formed {system.label} code", path=str(p), line=line, field="code")
     if code in seen:
         raise SourceFileError(f"{code} appears twice", path=str(p), line=line, field="code")
     seen.add(code)
@@ -242,6 +234,4 @@ def _mdy(text: str, p: Path, line: int, name: str) -> date | None:
     try:
         return date(int(m.group(3)), int(m.group(1)), int(m.group(2)))
     except ValueError as exc:
-        raise SourceFileError(
-            f"date {text!r} is not a calendar date", path=str(p), line=line, field=name
-        ) from exc
+        raise SourceFileError(f"date {text!r} is not a calendar date", path=str(p), line=line, field=name) from exc

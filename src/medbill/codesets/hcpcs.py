@@ -261,9 +261,7 @@ def _assemble(p: Path, records: Iterator[tuple[int, dict[str, str]]]) -> Iterato
     for line, rec in records:
         recid = rec["RECID"]
         if recid not in _RECIDS:
-            raise SourceFileError(
-                f"record id {recid!r} is not 3, 4, 7 or 8", path=str(p), line=line, field="RECID"
-            )
+            raise SourceFileError(f"record id {recid!r} is not 3, 4, 7 or 8", path=str(p), line=line, field="RECID")
         code = rec["HCPC"].upper()
         modifier = recid in (MOD_FIRST, MOD_CONT)
         system = CodeSystem.MODIFIER if modifier else CodeSystem.HCPCS
@@ -313,9 +311,7 @@ def _assemble(p: Path, records: Iterator[tuple[int, dict[str, str]]]) -> Iterato
                 field="HCPC",
             )
         seen.add((system, code))
-        pending = _Pending(
-            system, code, line, rec, [rec["LONG DESCRIPTION"]] if rec["LONG DESCRIPTION"] else []
-        )
+        pending = _Pending(system, code, line, rec, [rec["LONG DESCRIPTION"]] if rec["LONG DESCRIPTION"] else [])
     if pending is not None:
         yield _finish(p, pending)
         counts[pending.system] += 1
@@ -337,9 +333,7 @@ def _finish(p: Path, pend: _Pending) -> CodeRow:
     dates = {name: _date(rec[name], p, line, name) for name in _DATE_FIELDS}
     long_desc = _squeeze(" ".join(pend.long_parts)) or None
     if long_desc is None:
-        raise SourceFileError(
-            f"{pend.code} has no long description", path=str(p), line=line, field="LONG DESCRIPTION"
-        )
+        raise SourceFileError(f"{pend.code} has no long description", path=str(p), line=line, field="LONG DESCRIPTION")
     action = rec["ACTION CD"]
     added, effective, term = dates["ADD DT"], dates["ACT EFF DT"], dates["TERM DT"]
     valid_from: date | None
@@ -420,6 +414,4 @@ def _date(text: str, p: Path, line: int, name: str) -> date | None:
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
-        raise SourceFileError(
-            f"date {text!r} is not a calendar date", path=str(p), line=line, field=name
-        ) from exc
+        raise SourceFileError(f"date {text!r} is not a calendar date", path=str(p), line=line, field=name) from exc

@@ -259,9 +259,7 @@ class _Builder:
         near = f"<name>{name}</name>"
         code = f"CH{int(name):02d}"
         desc = self.desc(element, f"chapter {name}", near=near)
-        self.add_code(
-            CodeRow(SYSTEM, code, CHAPTER, False, desc, parent=None, attrs={"tabular_id": name}), near=near
-        )
+        self.add_code(CodeRow(SYSTEM, code, CHAPTER, False, desc, parent=None, attrs={"tabular_id": name}), near=near)
         self.add_notes(code, element, near=near)
         for section in element.iterfind("section"):
             self.section(section, code)
@@ -274,9 +272,7 @@ class _Builder:
             raise self.error(f"section id {ident!r} is not a category range", near=near, field="section/@id")
         code = ident if match.group(2) else f"{ident}-{ident}"
         desc = self.desc(element, f"section {ident}", near=near)
-        self.add_code(
-            CodeRow(SYSTEM, code, BLOCK, False, desc, parent=chapter, attrs={"tabular_id": ident}), near=near
-        )
+        self.add_code(CodeRow(SYSTEM, code, BLOCK, False, desc, parent=chapter, attrs={"tabular_id": ident}), near=near)
         self.add_notes(code, element, near=near)
         for diag in element.iterfind("diag"):
             self.diag(diag, code, None, None, ())
@@ -300,9 +296,7 @@ class _Builder:
                     f"{raw} stands directly in a section but is not a category", near=near, field="diag/name"
                 )
         elif len(code) <= len(parent_code) or not code.startswith(parent_code):
-            raise self.error(
-                f"{raw} stands under {parent_code} but does not extend it", near=near, field="diag/name"
-            )
+            raise self.error(f"{raw} stands under {parent_code} but does not extend it", near=near, field="diag/name")
         desc = self.desc(element, raw, near=near)
         children = element.findall("diag")
         definition = element.find("sevenChrDef")
@@ -335,9 +329,7 @@ class _Builder:
         for child in children:
             self.diag(child, code, code, seventh, exceptions)
 
-    def seventh_exceptions(
-        self, element: ET.Element, code: str, *, near: str
-    ) -> tuple[_SeventhException, ...]:
+    def seventh_exceptions(self, element: ET.Element, code: str, *, near: str) -> tuple[_SeventhException, ...]:
         """Read "7th characters X and Y do not apply to codes in category C with 6th character N" notes.
 
         The tabular states such exceptions only in prose (a ``<notes>`` at S06 in this release). A
@@ -434,9 +426,7 @@ def parse_tabular(path: Path) -> TabularRelease:
     except OSError as exc:
         raise SourceFileError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from exc
     if root.tag != "ICD10CM.tabular":
-        raise SourceFileError(
-            f"root element is <{root.tag}>, expected <ICD10CM.tabular>", path=str(path), field="root"
-        )
+        raise SourceFileError(f"root element is <{root.tag}>, expected <ICD10CM.tabular>", path=str(path), field="root")
     version = _clean(root.findtext("version"))
     if not version:
         raise SourceFileError("no <version>", path=str(path), field="version")

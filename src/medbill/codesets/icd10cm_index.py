@@ -293,13 +293,9 @@ class _IndexReader:
             yield from self._read(events, stack)
         if self.table and self.columns is None:
             raise self.error("no <indexHeading> column headings in a table file", None, "indexHeading")
-        logger.info(
-            "read %d %s index entries in %.1f s", self.next_id - 1, self.index, time.perf_counter() - started
-        )
+        logger.info("read %d %s index entries in %.1f s", self.next_id - 1, self.index, time.perf_counter() - started)
 
-    def _read(
-        self, events: Iterator[tuple[str, ET.Element, int]], stack: list[ET.Element]
-    ) -> Iterator[IndexRow]:
+    def _read(self, events: Iterator[tuple[str, ET.Element, int]], stack: list[ET.Element]) -> Iterator[IndexRow]:
         for event, elem, at in events:
             tag = elem.tag
             if tag[0] == "{":
@@ -408,8 +404,7 @@ class _IndexReader:
         name = entry.title or "(untitled)"
         if not self.table:
             raise self.error(
-                f"entry {name!r}: a table <cell> in a {self.index} index (is this the Neoplasm or "
-                "Drug table?)",
+                f"entry {name!r}: a table <cell> in a {self.index} index (is this the Neoplasm or Drug table?)",
                 at,
                 "cell",
             )

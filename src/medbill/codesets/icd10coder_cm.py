@@ -65,9 +65,7 @@ def parse_icd10coder_cm(db_path: str | Path | None = None) -> Iterator[CodeRow]:
                 f"{where}: code_dot {code_dot!r} does not match the code", path=str(path), field="code_dot"
             )
         if billable not in (0, 1):
-            raise SourceFileError(
-                f"{where}: billable {billable!r} is not 0/1", path=str(path), field="billable"
-            )
+            raise SourceFileError(f"{where}: billable {billable!r} is not 0/1", path=str(path), field="billable")
         long_desc = _text(long_name)
         short_desc = _text(short_name)
         if long_desc is None and short_desc is None:

@@ -143,8 +143,7 @@ def _root_operations(conn: sqlite3.Connection, path: Path) -> list[RootOperation
         conn,
         path,
         "pcs_root_operation",
-        "SELECT section, code, value, definition, explanation, examples FROM pcs_root_operation "
-        "ORDER BY section, code",
+        "SELECT section, code, value, definition, explanation, examples FROM pcs_root_operation ORDER BY section, code",
     )
     out = []
     for section, value, name, definition, explanation, examples in rows:
@@ -191,9 +190,7 @@ def parse_icd10coder_pcs(db_path: str | Path | None = None) -> Iterator[CodeRow]
         root_ops = {(r.section, r.value): r for r in _root_operations(conn, path)}
         approaches = {
             (str(s), str(c)): _clean(d)
-            for s, c, d in _query(
-                conn, path, "pcs_approach", "SELECT section, code, definition FROM pcs_approach"
-            )
+            for s, c, d in _query(conn, path, "pcs_approach", "SELECT section, code, definition FROM pcs_approach")
         }
         tree = _query(conn, path, "pcs_tree", _TREE_SQL)
         orphans = _query(conn, path, "pcs_codes", _CODES_WITHOUT_TREE_SQL)
@@ -217,9 +214,7 @@ def parse_icd10coder_pcs(db_path: str | Path | None = None) -> Iterator[CodeRow]
         code = str(row[0]).upper()
         chars = tuple(str(v).upper() for v in row[1:8])
         if not is_well_formed(code, PCS):
-            raise SourceFileError(
-                f"pcs_tree row {n}: {code!r} is not a well-formed code", path=str(path), field="code"
-            )
+            raise SourceFileError(f"pcs_tree row {n}: {code!r} is not a well-formed code", path=str(path), field="code")
         if "".join(chars) != code:
             raise SourceFileError(
                 f"pcs_tree row {n} ({code}): axis values {''.join(chars)!r} do not spell the code",
@@ -266,9 +261,7 @@ def parse_icd10coder_pcs(db_path: str | Path | None = None) -> Iterator[CodeRow]
     for code, billable, short_name, long_name in orphans:
         value = str(code).strip().upper()
         if not is_well_formed(value, PCS):
-            raise SourceFileError(
-                f"pcs_codes: {value!r} is not a well-formed code", path=str(path), field="code"
-            )
+            raise SourceFileError(f"pcs_codes: {value!r} is not a well-formed code", path=str(path), field="code")
         codes.append(
             CodeRow(
                 system=PCS,
@@ -488,9 +481,7 @@ def _expanded_code(acc: _TableAcc, code: str, combo: tuple[tuple[str, tuple[str,
         if title != AXIS_TITLES[i]:
             entry["title"] = title
         attrs[key] = entry
-    return CodeRow(
-        system=PCS, code=code, kind=CODE, billable=True, long_desc=None, parent=acc.code, attrs=attrs
-    )
+    return CodeRow(system=PCS, code=code, kind=CODE, billable=True, long_desc=None, parent=acc.code, attrs=attrs)
 
 
 def _xml_axis(
@@ -498,9 +489,7 @@ def _xml_axis(
 ) -> tuple[int, str | None, list[tuple[str, str]], str | None, str | None]:
     pos_txt = axis.get("pos", "")
     if not pos_txt.isdigit() or not 1 <= int(pos_txt) <= 7:
-        raise SourceFileError(
-            f"{where}: axis pos {pos_txt!r} is not 1-7", path=str(p), field=f"{where}/axis@pos"
-        )
+        raise SourceFileError(f"{where}: axis pos {pos_txt!r} is not 1-7", path=str(p), field=f"{where}/axis@pos")
     pos = int(pos_txt)
     title = _clean(axis.findtext("title"))
     labels: list[tuple[str, str]] = []
@@ -508,26 +497,20 @@ def _xml_axis(
         ch = (lab.get("code") or "").strip().upper()
         fld = f"{where}/axis[@pos={pos}]/label@code"
         if not _PCS_CHAR.fullmatch(ch):
-            raise SourceFileError(
-                f"{where}: label code {ch!r} is not a PCS character", path=str(p), field=fld
-            )
+            raise SourceFileError(f"{where}: label code {ch!r} is not a PCS character", path=str(p), field=fld)
         text = _clean("".join(lab.itertext()))
         if not text:
             raise SourceFileError(f"{where}: label {ch!r} has no text", path=str(p), field=fld)
         labels.append((ch, text))
     if not labels:
-        raise SourceFileError(
-            f"{where}: axis {pos} has no label", path=str(p), field=f"{where}/axis[@pos={pos}]/label"
-        )
+        raise SourceFileError(f"{where}: axis {pos} has no label", path=str(p), field=f"{where}/axis[@pos={pos}]/label")
     declared = axis.get("values")
     if declared is not None and declared.isdigit() and int(declared) != len(labels):
         logger.warning("%s: axis %d declares %s values, has %d", where, pos, declared, len(labels))
     return pos, title, labels, _clean(axis.findtext("definition")), _clean(axis.findtext("explanation"))
 
 
-def _xml_table(
-    elem: ET.Element, p: Path, index: int
-) -> tuple[_TableAcc, list[list[dict[str, tuple[str, str]]]]]:
+def _xml_table(elem: ET.Element, p: Path, index: int) -> tuple[_TableAcc, list[list[dict[str, tuple[str, str]]]]]:
     where = f"pcsTable[{index}]"
     head: dict[int, tuple[str | None, list[tuple[str, str]], str | None, str | None]] = {}
     for axis in elem.findall("axis"):

@@ -168,9 +168,7 @@ def read_ioce_versions(path: str | Path) -> dict[int, IoceVersion]:
     return out
 
 
-def parse_ioce_hcpcs(
-    path: str | Path, versions: Mapping[int, IoceVersion] | None = None
-) -> Iterator[IoceHcpcsRow]:
+def parse_ioce_hcpcs(path: str | Path, versions: Mapping[int, IoceVersion] | None = None) -> Iterator[IoceHcpcsRow]:
     """Yield every row of the I/OCE HCPCS table (``.csv`` or ``.csv.xz``).
 
     ``versions`` defaults to ``DERIVED_ioce_version_ranges.csv`` beside the file.
@@ -200,9 +198,7 @@ def parse_ioce_hcpcs(
         approval_edit = numbers.pop("mid_quarter_date_edit", None)
         si = row["status_indicator"]
         if not si:
-            raise SourceFileError(
-                "missing status indicator", path=str(p), line=line, field="status_indicator"
-            )
+            raise SourceFileError("missing status indicator", path=str(p), line=line, field="status_indicator")
         apc = row["apc"]
         if apc and not apc.isdigit():
             raise SourceFileError(f"APC {apc!r} is not a number", path=str(p), line=line, field="apc")
@@ -247,9 +243,7 @@ def ioce_validity(rows: Iterable[IoceHcpcsRow]) -> Iterator[ValidityRow]:
             end = r.date_terminated
         if end is not None and end < start:
             continue
-        yield ValidityRow(
-            system=r.system, code=r.code, valid_from=start, valid_to=end, flags=tuple(sorted(r.flags))
-        )
+        yield ValidityRow(system=r.system, code=r.code, valid_from=start, valid_to=end, flags=tuple(sorted(r.flags)))
 
 
 def parse_ioce_hcpcs_validity(path: str | Path) -> Iterator[ValidityRow]:
@@ -257,9 +251,7 @@ def parse_ioce_hcpcs_validity(path: str | Path) -> Iterator[ValidityRow]:
     return ioce_validity(parse_ioce_hcpcs(path))
 
 
-def parse_ioce_modifiers(
-    path: str | Path, versions: Mapping[int, IoceVersion] | None = None
-) -> Iterator[ValidityRow]:
+def parse_ioce_modifiers(path: str | Path, versions: Mapping[int, IoceVersion] | None = None) -> Iterator[ValidityRow]:
     """Yield ``ValidityRow(system=MODIFIER)`` per modifier row, flags = its True columns (``ncci`` ...).
 
     The ``#0``..``#Z`` placeholder rows are skipped.
@@ -283,9 +275,7 @@ def parse_ioce_modifiers(
         yield ValidityRow(CodeSystem.MODIFIER, code, valid_from, valid_to, tuple(flags))
 
 
-def parse_ioce_revenue(
-    path: str | Path, versions: Mapping[int, IoceVersion] | None = None
-) -> Iterator[IoceRevenueRow]:
+def parse_ioce_revenue(path: str | Path, versions: Mapping[int, IoceVersion] | None = None) -> Iterator[IoceRevenueRow]:
     """Yield the revenue codes (4 digits, zero-padded) with status indicator and flags."""
     p = Path(path)
     vers = versions if versions is not None else read_ioce_versions(p.parent / VERSION_RANGES_FILE)
@@ -298,15 +288,11 @@ def parse_ioce_revenue(
             )
         raw = parts[0]
         if not raw.isdigit() or len(raw) > 4:
-            raise SourceFileError(
-                f"revenue code {raw!r} is not 1-4 digits", path=str(p), line=line, field="key"
-            )
+            raise SourceFileError(f"revenue code {raw!r} is not 1-4 digits", path=str(p), line=line, field="key")
         valid_from, valid_to, lo, hi = _versions(row, vers, p, line)
         si = row["status_indicator"]
         if not si:
-            raise SourceFileError(
-                "missing status indicator", path=str(p), line=line, field="status_indicator"
-            )
+            raise SourceFileError("missing status indicator", path=str(p), line=line, field="status_indicator")
         flags = frozenset(c for c in row if c not in fixed and _bool(row[c], p, line, c))
         yield IoceRevenueRow(raw.zfill(4), valid_from, valid_to, si, flags, lo, hi)
 
@@ -328,9 +314,7 @@ def _code_system(code: str, p: Path, line: int, name: str) -> CodeSystem:
             return CodeSystem.CPT
     elif is_well_formed(code, CodeSystem.HCPCS):
         return CodeSystem.HCPCS
-    raise SourceFileError(
-        f"{code!r} is neither a CPT nor a HCPCS Level II code", path=str(p), line=line, field=name
-    )
+    raise SourceFileError(f"{code!r} is neither a CPT nor a HCPCS Level II code", path=str(p), line=line, field=name)
 
 
 def _versions(
@@ -343,9 +327,7 @@ def _versions(
     if hi not in vers:
         raise SourceFileError(f"unknown I/OCE version {hi}", path=str(p), line=line, field="hi_version")
     if hi < lo:
-        raise SourceFileError(
-            f"hi_version {hi} is below lo_version {lo}", path=str(p), line=line, field="hi_version"
-        )
+        raise SourceFileError(f"hi_version {hi} is below lo_version {lo}", path=str(p), line=line, field="hi_version")
     return vers[lo].valid_from, vers[hi].valid_to, lo, hi
 
 
@@ -380,14 +362,10 @@ def _dict_rows(p: Path, *, required: tuple[str, ...]) -> Iterator[tuple[int, dic
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
                 if len(fields) != len(names):
-                    raise SourceFileError(
-                        f"{len(fields)} fields, the header has {len(names)}", path=str(p), line=line
-                    )
+                    raise SourceFileError(f"{len(fields)} fields, the header has {len(names)}", path=str(p), line=line)
                 yield line, {n: f.strip() for n, f in zip(names, fields, strict=True)}
         except UnicodeDecodeError as exc:
-            raise SourceFileError(
-                f"not UTF-8 text: {exc.reason}", path=str(p), line=reader.line_num + 1
-            ) from exc
+            raise SourceFileError(f"not UTF-8 text: {exc.reason}", path=str(p), line=reader.line_num + 1) from exc
         except (lzma.LZMAError, EOFError) as exc:
             raise SourceFileError(f"bad .xz data: {exc}", path=str(p), line=reader.line_num) from exc
         except csv.Error as exc:
@@ -435,6 +413,4 @@ def _opt_date(text: str, p: Path, line: int, name: str) -> date | None:
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
-        raise SourceFileError(
-            f"date {text!r} is not a calendar date", path=str(p), line=line, field=name
-        ) from exc
+        raise SourceFileError(f"date {text!r} is not a calendar date", path=str(p), line=line, field=name) from exc

@@ -112,14 +112,10 @@ def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, list[str]]
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
                 if len(fields) != len(header):
-                    raise SourceFileError(
-                        f"{len(fields)} fields, expected {len(header)}", path=str(path), line=line
-                    )
+                    raise SourceFileError(f"{len(fields)} fields, expected {len(header)}", path=str(path), line=line)
                 yield line, [f.strip() for f in fields]
         except UnicodeDecodeError as exc:
-            raise SourceFileError(
-                f"not UTF-8 text: {exc.reason}", path=str(path), line=reader.line_num + 1
-            ) from exc
+            raise SourceFileError(f"not UTF-8 text: {exc.reason}", path=str(path), line=reader.line_num + 1) from exc
         except csv.Error as exc:
             raise SourceFileError(f"bad CSV: {exc}", path=str(path), line=reader.line_num) from exc
 
@@ -130,9 +126,7 @@ def _date(text: str, path: Path, line: int, field: str) -> date:
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
-        raise SourceFileError(
-            f"date {text!r} is not a calendar date", path=str(path), line=line, field=field
-        ) from exc
+        raise SourceFileError(f"date {text!r} is not a calendar date", path=str(path), line=line, field=field) from exc
 
 
 def _range(start: str, end: str, path: Path, line: int, fields: tuple[str, str]) -> tuple[date, date | None]:
@@ -208,9 +202,7 @@ def parse_discharge_status(path: str | Path) -> list[DischargeStatus]:
     out: list[DischargeStatus] = []
     for line, (code, start, end) in _rows(p, _DISCHARGE_HEADER):
         if not code.isdigit() or len(code) > 2:
-            raise SourceFileError(
-                f"{code!r} is not a 1-2 digit discharge status", path=str(p), line=line, field="code"
-            )
+            raise SourceFileError(f"{code!r} is not a 1-2 digit discharge status", path=str(p), line=line, field="code")
         valid_from, valid_to = _range(start, end, p, line, ("startDate", "endDate"))
         out.append(DischargeStatus(code.zfill(2), valid_from, valid_to))
     return out

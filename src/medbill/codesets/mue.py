@@ -62,9 +62,7 @@ def effective_from_name(path: str | Path) -> date | None:
         return None
 
 
-def parse_mue_file(
-    path: str | Path, table: str | None = None, *, effective: date | None = None
-) -> Iterator[MueRow]:
+def parse_mue_file(path: str | Path, table: str | None = None, *, effective: date | None = None) -> Iterator[MueRow]:
     """Yield the rows of one CMS MUE table (``.csv`` or ``.xlsx``), in file order.
 
     ``table`` (``"practitioner"``, ``"outpatient"`` or ``"dme"``) is read from the values column
@@ -158,18 +156,14 @@ def _read(
             field="header",
         )
     if table is not None and table != found_table:
-        raise SourceFileError(
-            f"the header names the {found_table!r} table, not {table!r}", path=path, field="header"
-        )
+        raise SourceFileError(f"the header names the {found_table!r} table, not {table!r}", path=path, field="header")
     code_at, units_at, mai_at, why_at = (columns[k] for k in ("code", "units", "mai", "rationale"))
     width = max(columns.values()) + 1
     for number, cells in it:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) < width:
-            raise SourceFileError(
-                f"{len(cells)} fields, expected {width}", path=path, line=number, field="columns"
-            )
+            raise SourceFileError(f"{len(cells)} fields, expected {width}", path=path, line=number, field="columns")
         code = cells[code_at].strip().upper()
         if pad_codes and code.isdigit() and len(code) < 5:
             code = code.zfill(5)  # a code the .xlsx stores as a number (01996 -> 1996)
@@ -240,7 +234,5 @@ def _mai(text: str, path: str, line: int) -> int:
         )
     mai = int(found.group(1))
     if mai not in MAI_TEXT:
-        raise SourceFileError(
-            f"MAI {mai} is not 1, 2 or 3", path=path, line=line, field="MUE Adjudication Indicator"
-        )
+        raise SourceFileError(f"MAI {mai} is not 1, 2 or 3", path=path, line=line, field="MUE Adjudication Indicator")
     return mai

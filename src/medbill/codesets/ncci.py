@@ -107,9 +107,7 @@ def _ymd(text: str, cache: dict[str, date], *, path: str, line: int, field: str)
 def _code(text: str, *, path: str, line: int, field: str) -> str:
     value = text.strip().upper()
     if _CODE.fullmatch(value) is None:
-        raise SourceFileError(
-            f"{text!r} is not a 5-character HCPCS/CPT code", path=path, line=line, field=field
-        )
+        raise SourceFileError(f"{text!r} is not a 5-character HCPCS/CPT code", path=path, line=line, field=field)
     return value
 
 
@@ -196,17 +194,12 @@ def _read_ptp(handle: IO[str], table: str, path: str) -> Iterator[PtpRow]:
 def _find_ptp_header(lines: Iterator[tuple[int, str]], path: str) -> tuple[int, list[list[str]]]:
     for number, raw in lines:
         cells = raw.rstrip("\r\n").split("\t")
-        if (
-            len(cells) >= 2
-            and cells[0].strip().lower() == "column 1"
-            and cells[1].strip().lower() == "column 2"
-        ):
+        if len(cells) >= 2 and cells[0].strip().lower() == "column 1" and cells[1].strip().lower() == "column 2":
             return number, [cells]
         if number >= _MAX_PREAMBLE:
             break
     raise SourceFileError(
-        f"no 'Column 1<TAB>Column 2' header line in the first {_MAX_PREAMBLE} lines: "
-        "not a CMS NCCI PTP .txt file",
+        f"no 'Column 1<TAB>Column 2' header line in the first {_MAX_PREAMBLE} lines: not a CMS NCCI PTP .txt file",
         path=path,
         field="header",
     )
@@ -248,13 +241,9 @@ def read_ioce_versions(path: str | Path) -> dict[int, tuple[date, date]]:
             for row in reader:
                 line = reader.line_num
                 if len(row) != 4:
-                    raise SourceFileError(
-                        f"{len(row)} fields, expected 4", path=spath, line=line, field="columns"
-                    )
+                    raise SourceFileError(f"{len(row)} fields, expected 4", path=spath, line=line, field="columns")
                 if not row[0].isdigit():
-                    raise SourceFileError(
-                        f"{row[0]!r} is not a version number", path=spath, line=line, field="version"
-                    )
+                    raise SourceFileError(f"{row[0]!r} is not a version number", path=spath, line=line, field="version")
                 started = _ymd(row[2], dates, path=spath, line=line, field="date_started")
                 ended = _ymd(row[3], dates, path=spath, line=line, field="date_ended")
                 out[int(row[0])] = (started, ended)
@@ -267,9 +256,7 @@ def read_ioce_versions(path: str | Path) -> dict[int, tuple[date, date]]:
     return out
 
 
-def parse_ioce_ptp(
-    path: str | Path, *, versions: dict[int, tuple[date, date]] | None = None
-) -> Iterator[PtpRow]:
+def parse_ioce_ptp(path: str | Path, *, versions: dict[int, tuple[date, date]] | None = None) -> Iterator[PtpRow]:
     """Yield the I/OCE hospital-outpatient NCCI pairs as ``PtpRow(table="ioce")``, streaming.
 
     ``path`` is ``DERIVED_ioce_ncci_ptp_pairs.csv.xz`` (or the plain ``.csv``). ``versions`` maps
@@ -307,9 +294,7 @@ def _read_ioce(
     reader = csv.reader(handle)
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != IOCE_HEADER:
-        raise SourceFileError(
-            f"header {header!r}, expected {','.join(IOCE_HEADER)}", path=path, line=1, field="header"
-        )
+        raise SourceFileError(f"header {header!r}, expected {','.join(IOCE_HEADER)}", path=path, line=1, field="header")
     dates: dict[str, date] = {}
     spans: dict[tuple[str, str, str, str], tuple[date, date | None]] = {}
     codes: dict[str, str] = {}  # interned codes: 1.6M rows share ~15k codes
@@ -376,7 +361,5 @@ def _ioce_span(
             field="hi_version",
         )
     if int(hi) < int(lo):
-        raise SourceFileError(
-            f"hi_version {hi} precedes lo_version {lo}", path=path, line=line, field="hi_version"
-        )
+        raise SourceFileError(f"hi_version {hi} precedes lo_version {lo}", path=path, line=line, field="hi_version")
     return effective, (None if hi == latest else ended + _ONE_DAY)

@@ -139,12 +139,8 @@ def _read_rvu(reader: Any, path: str) -> Iterator[RvuRow]:
     where = {name: i for i, name in reversed(list(enumerate(names)))}
     for name in (*_FIELD_COLUMNS, *_DIGIT_COLUMNS, *_DECIMAL_COLUMNS, *_FLAG_COLUMNS):
         if name not in where:
-            raise SourceFileError(
-                f"no {name!r} column (found {names})", path=path, line=header_line, field="header"
-            )
-    code_at, mod_at, status_at, work_at, nf_pe_at, f_pe_at, mp_at, cf_at, glob_at = (
-        where[n] for n in _FIELD_COLUMNS
-    )
+            raise SourceFileError(f"no {name!r} column (found {names})", path=path, line=header_line, field="header")
+    code_at, mod_at, status_at, work_at, nf_pe_at, f_pe_at, mp_at, cf_at, glob_at = (where[n] for n in _FIELD_COLUMNS)
     desc_at = where.get("DESCRIPTION")
     kept = {where[n] for n in _FIELD_COLUMNS} | ({desc_at} if desc_at is not None else set())
     extra = [(i, names[i], _snake(names[i])) for i in range(len(names)) if i not in kept and names[i]]
@@ -156,9 +152,7 @@ def _read_rvu(reader: Any, path: str) -> Iterator[RvuRow]:
         if not any(c.strip() for c in record):
             continue
         if len(record) != width:
-            raise SourceFileError(
-                f"{len(record)} fields, expected {width}", path=path, line=line, field="columns"
-            )
+            raise SourceFileError(f"{len(record)} fields, expected {width}", path=path, line=line, field="columns")
         code = record[code_at].strip().upper()
         if _CODE.fullmatch(code) is None:
             raise SourceFileError(
@@ -169,9 +163,7 @@ def _read_rvu(reader: Any, path: str) -> Iterator[RvuRow]:
             raise SourceFileError(f"{modifier!r} is not a modifier", path=path, line=line, field="MOD")
         status = record[status_at].strip().upper()
         if len(status) != 1 or not status.isalpha():
-            raise SourceFileError(
-                f"{status!r} is not a status code letter", path=path, line=line, field="STATUS CODE"
-            )
+            raise SourceFileError(f"{status!r} is not a status code letter", path=path, line=line, field="STATUS CODE")
         glob = record[glob_at].strip().upper()
         if glob not in GLOBAL_DAYS:
             raise SourceFileError(f"{glob!r} is not a global period", path=path, line=line, field="GLOB DAYS")
@@ -181,17 +173,13 @@ def _read_rvu(reader: Any, path: str) -> Iterator[RvuRow]:
             flag = _FLAG_COLUMNS.get(name)
             if flag is not None:
                 if cell not in ("", flag):
-                    raise SourceFileError(
-                        f"{cell!r} is neither {flag!r} nor blank", path=path, line=line, field=name
-                    )
+                    raise SourceFileError(f"{cell!r} is neither {flag!r} nor blank", path=path, line=line, field=name)
                 attrs[key] = cell == flag
             elif not cell:
                 attrs[key] = None
             elif name in digit_cols:
                 if not cell.isdigit():
-                    raise SourceFileError(
-                        f"{cell!r} is not an indicator digit", path=path, line=line, field=name
-                    )
+                    raise SourceFileError(f"{cell!r} is not an indicator digit", path=path, line=line, field=name)
                 attrs[key] = cell
             elif name in decimal_cols:
                 attrs[key] = str(_decimal(cell, path=path, line=line, field=name))
@@ -262,9 +250,7 @@ def _read_gpci(reader: Any, path: str) -> Iterator[GpciRow]:
         for i, name in enumerate(names):
             if all(w in name for w in words):
                 return i
-        raise SourceFileError(
-            f"no {label!r} column (found {names})", path=path, line=header_line, field="header"
-        )
+        raise SourceFileError(f"no {label!r} column (found {names})", path=path, line=header_line, field="header")
 
     mac_at = 0
     state_at = column("State", "STATE")
@@ -280,22 +266,16 @@ def _read_gpci(reader: Any, path: str) -> Iterator[GpciRow]:
         if not record or not record[mac_at].strip():
             break  # end of the locality rows; footnotes follow
         if len(record) < width:
-            raise SourceFileError(
-                f"{len(record)} fields, expected {width}", path=path, line=line, field="columns"
-            )
+            raise SourceFileError(f"{len(record)} fields, expected {width}", path=path, line=line, field="columns")
         mac = record[mac_at].strip()
         if _MAC.fullmatch(mac) is None:
-            raise SourceFileError(
-                f"{mac!r} is not a 5-digit MAC number", path=path, line=line, field=names[mac_at]
-            )
+            raise SourceFileError(f"{mac!r} is not a 5-digit MAC number", path=path, line=line, field=names[mac_at])
         state = record[state_at].strip().upper()
         if _STATE.fullmatch(state) is None:
             raise SourceFileError(f"{state!r} is not a state", path=path, line=line, field=names[state_at])
         locality = record[loc_at].strip()
         if _LOCALITY.fullmatch(locality) is None:
-            raise SourceFileError(
-                f"{locality!r} is not a locality number", path=path, line=line, field=names[loc_at]
-            )
+            raise SourceFileError(f"{locality!r} is not a locality number", path=path, line=line, field=names[loc_at])
         name = record[name_at].strip().rstrip("*").strip()
         if not name:
             raise SourceFileError("empty locality name", path=path, line=line, field=names[name_at])

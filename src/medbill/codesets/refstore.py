@@ -163,9 +163,7 @@ class RefStore:
         self.conn = conn
         self.path = path
         self._releases = self._load_releases()
-        self._has_validity = {
-            str(r[0]) for r in conn.execute("SELECT DISTINCT system FROM validity").fetchall()
-        }
+        self._has_validity = {str(r[0]) for r in conn.execute("SELECT DISTINCT system FROM validity").fetchall()}
         self._desc_cache: dict[tuple[str, str], str | None] = {}
         # hierarchy nodes, notes and 7th characters are shared by every code below them: cache them
         self._node_cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
@@ -238,14 +236,10 @@ class RefStore:
             "SELECT valid_from, valid_to, flags FROM validity WHERE system=? AND code=? ORDER BY valid_from",
             (str(system), code),
         ).fetchall()
-        return tuple(
-            Validity(date.fromisoformat(a), _d(b), tuple(f for f in c.split("|") if f)) for a, b, c in rows
-        )
+        return tuple(Validity(date.fromisoformat(a), _d(b), tuple(f for f in c.split("|") if f)) for a, b, c in rows)
 
     def exists(self, system: CodeSystem, code: str) -> bool:
-        if self.conn.execute(
-            "SELECT 1 FROM code WHERE system=? AND code=? LIMIT 1", (str(system), code)
-        ).fetchone():
+        if self.conn.execute("SELECT 1 FROM code WHERE system=? AND code=? LIMIT 1", (str(system), code)).fetchone():
             return True
         return (
             self.conn.execute(
@@ -282,7 +276,8 @@ class RefStore:
             key = (str(system), current)
             if key not in self._node_cache:
                 found = self.conn.execute(
-                    "SELECT kind, parent FROM code WHERE system=? AND code=? ORDER BY release_id DESC LIMIT 1", key
+                    "SELECT kind, parent FROM code WHERE system=? AND code=? ORDER BY release_id DESC LIMIT 1",
+                    key,
                 ).fetchone()
                 self._node_cache[key] = (found[0], found[1]) if found else None
             row = self._node_cache[key]
@@ -293,9 +288,7 @@ class RefStore:
         return chain
 
     # ------------------------------------------------------------------ lookup
-    def lookup(
-        self, text: str, *, system: CodeSystem | str | None = None, on: date | None = None
-    ) -> list[CodeInfo]:
+    def lookup(self, text: str, *, system: CodeSystem | str | None = None, on: date | None = None) -> list[CodeInfo]:
         """Look a code up. Without a system, every system whose shape fits is tried (J1100 is two codes).
 
         Raises ``InvalidCode`` when nothing is found, with the nearest valid codes.
@@ -383,11 +376,10 @@ class RefStore:
         else:
             # no date-ranged validity for this system: the code row's own dates and its release's
             valid = row is not None and self._row_covers(row, on)
-            billable = valid and bool(row[1])
+            billable = valid and row is not None and bool(row[1])
         if leaf and not valid and validity:
             spans = ", ".join(
-                f"{v.valid_from.isoformat()}..{v.valid_to.isoformat() if v.valid_to else 'open'}"
-                for v in validity
+                f"{v.valid_from.isoformat()}..{v.valid_to.isoformat() if v.valid_to else 'open'}" for v in validity
             )
             warnings.append(f"{display(value, system)} is not valid on {on.isoformat()} (valid {spans})")
         flags = tuple(sorted({f for v in in_force for f in v.flags}))
@@ -409,9 +401,7 @@ class RefStore:
         elif long_desc is None and short_desc is None:
             desc_note = f"no description in the loaded {system.label} releases"
 
-        path = tuple(
-            PathNode(c, display(c, system), k, self.describe(system, c)) for c, k in reversed(chain[1:])
-        )
+        path = tuple(PathNode(c, display(c, system), k, self.describe(system, c)) for c, k in reversed(chain[1:]))
         notes = self._notes(system, chain)
         children = self.children(system, value) if kind not in ("code", "item") or needs else ()
         return CodeInfo(
@@ -483,9 +473,7 @@ class RefStore:
         info = self.get(text, system=system, on=on)
         shown = info.display
         if info.needs_seventh:
-            opts = ", ".join(
-                f"{shown}{'X' * max(0, 6 - len(info.code))}{c}" for c, _ in info.seventh_characters[:4]
-            )
+            opts = ", ".join(f"{shown}{'X' * max(0, 6 - len(info.code))}{c}" for c, _ in info.seventh_characters[:4])
             raise InvalidCode(
                 f"{shown} needs a 7th character ({opts} ...)",
                 suggestions=tuple(

@@ -115,9 +115,7 @@ def _is_word_alternative(key: tuple[str, ...], exps: tuple[str, ...]) -> bool:
 @lru_cache(maxsize=1)
 def word_alternatives() -> dict[str, tuple[str, ...]]:
     """One-word entries with one-word expansions, stemmed: term -> alternative terms."""
-    return {
-        stem(k[0]): tuple(stem(e) for e in v) for k, v in _raw_lexicon().items() if _is_word_alternative(k, v)
-    }
+    return {stem(k[0]): tuple(stem(e) for e in v) for k, v in _raw_lexicon().items() if _is_word_alternative(k, v)}
 
 
 @lru_cache(maxsize=1)
@@ -160,7 +158,7 @@ def expand_query(words: Sequence[str], max_variants: int = 4) -> list[tuple[list
             out.extend(toks[i:start])
             exp = exps[min(alt, len(exps) - 1)]
             out.extend(exp.split())
-            whys.append(f"{' '.join(toks[start:start + n])} → {exp}")
+            whys.append(f"{' '.join(toks[start : start + n])} → {exp}")
             i = start + n
         out.extend(toks[i:])
         if all(out != v[0] for v in variants):
@@ -287,15 +285,16 @@ class SearchEngine:
         matched = acc
         total = float(sum(g_idf)) or 1.0
         extra = np.maximum(self._mass[cand] - matched, 0.0)
-        coarse = 3.0 * matched / total + matched / (matched + extra + 1e-6) + self._source_weight[self._doc_source[cand]]
+        coarse = (
+            3.0 * matched / total + matched / (matched + extra + 1e-6) + self._source_weight[self._doc_source[cand]]
+        )
         if cand.size > _COARSE_K:
             top = np.argpartition(-coarse, _COARSE_K)[:_COARSE_K]
             cand = cand[top]
         ids = [int(i) + 1 for i in cand]
         marks = ",".join("?" * len(ids))
         return self.conn.execute(
-            "SELECT id, system, code, source, text, billable, norm, neutral FROM search_doc"
-            f" WHERE id IN ({marks})",
+            f"SELECT id, system, code, source, text, billable, norm, neutral FROM search_doc WHERE id IN ({marks})",
             ids,
         ).fetchall()
 
@@ -367,16 +366,21 @@ class SearchEngine:
                 # siblings then tie and collapse to the first); "unspecified"/NOS cost little
                 seventh = set(neutral.split()) if neutral else set()
                 d_idf = m_idf + sum(
-                    0.0 if t in seventh else DEFAULT_WORD_WEIGHT if t in _DEFAULT_WORDS else self.idf(t)
-                    for t in extra
+                    0.0 if t in seventh else DEFAULT_WORD_WEIGHT if t in _DEFAULT_WORDS else self.idf(t) for t in extra
                 )
                 prec = m_idf / d_idf if d_idf else 0.0
                 exact = 1.0 if dnorm == qnorm else 0.0
                 default = 0.25 if cov >= 0.999 and extra and extra <= _DEFAULT_WORDS else 0.0
                 order = len(bigrams & set(itertools.pairwise(dterms))) / len(bigrams) if bigrams else 0.0
                 score = (
-                    3.0 * cov + prec + 1.5 * exact + 0.2 * order + default
-                    + _SOURCE_WEIGHT.get(source, 0.0) + (0.03 if bill else 0.0) - penalty
+                    3.0 * cov
+                    + prec
+                    + 1.5 * exact
+                    + 0.2 * order
+                    + default
+                    + _SOURCE_WEIGHT.get(source, 0.0)
+                    + (0.03 if bill else 0.0)
+                    - penalty
                 )
                 key = (system, code)
                 if key not in best or score > best[key][0]:
@@ -425,9 +429,7 @@ class SearchEngine:
             self._desc_cache[key] = ((row[0] or row[1]), bool(row[2])) if row else (None, False)
         return self._desc_cache[key]
 
-    def _prefix(
-        self, query: str, allowed: set[str] | None, billable_only: bool, limit: int
-    ) -> list[SearchHit] | None:
+    def _prefix(self, query: str, allowed: set[str] | None, billable_only: bool, limit: int) -> list[SearchHit] | None:
         if not _CODE_PREFIX.match(query) or not any(ch.isdigit() for ch in query):
             return None
         value = query.upper().replace(".", "")

@@ -77,11 +77,11 @@ def iter_docs(conn: sqlite3.Connection) -> Iterator[Doc]:
     ):
         codes: dict[str, str] = json.loads(codes_json)
         for column, printed in codes.items():
-            code = _index_code(printed)
-            if code is None:
+            index_code = _index_code(printed)
+            if index_code is None:
                 continue
             text = path if column == "code" else f"{path}, {column.replace('_', ' ')}"
-            yield cm, code, "index", text, billable.get((cm, code), 0), ""
+            yield cm, index_code, "index", text, billable.get((cm, index_code), 0), ""
         mcode = _index_code(manif) if manif else None
         if mcode:
             yield cm, mcode, "index_manif", path, billable.get((cm, mcode), 0), ""
@@ -102,7 +102,14 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
 
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in ("search_fts", "search_vocab", "search_words", "search_doc", "search_postings", "search_arrays"):
+        for table in (
+            "search_fts",
+            "search_vocab",
+            "search_words",
+            "search_doc",
+            "search_postings",
+            "search_arrays",
+        ):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(
             "CREATE TABLE search_doc ("
@@ -127,8 +134,7 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
             raw_words.update(set(words(text)))
             docs.append((idx + 1, system, code, source, text, bill, norm, neutral))
         conn.executemany(
-            "INSERT INTO search_doc(id, system, code, source, text, billable, norm, neutral)"
-            " VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO search_doc(id, system, code, source, text, billable, norm, neutral) VALUES (?,?,?,?,?,?,?,?)",
             docs,
         )
         n = len(docs)
@@ -141,7 +147,8 @@ def rebuild_search_index(conn: sqlite3.Connection) -> int:
         for i, (_id, system, _code, source, _text, bill, norm, neutral) in enumerate(docs):
             soft = set(neutral.split())
             mass[i] = sum(
-                0.0 if t in soft else DEFAULT_WORD_WEIGHT if t in DEFAULT_WORDS else weight[t] for t in set(norm.split())
+                0.0 if t in soft else DEFAULT_WORD_WEIGHT if t in DEFAULT_WORDS else weight[t]
+                for t in set(norm.split())
             )
             sys_idx[i] = systems.index(system)
             src_idx[i] = SOURCES.index(source)

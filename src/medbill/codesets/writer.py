@@ -108,10 +108,7 @@ class ReleaseWriter:
         rid = self.release_id
         return self._many(
             "INSERT INTO validity(system, code, valid_from, valid_to, flags, release_id) VALUES (?,?,?,?,?,?)",
-            (
-                (str(r.system), r.code, iso(r.valid_from), iso(r.valid_to), "|".join(r.flags), rid)
-                for r in rows
-            ),
+            ((str(r.system), r.code, iso(r.valid_from), iso(r.valid_to), "|".join(r.flags), rid) for r in rows),
         )
 
     def index_entries(self, rows: Iterable[tuple[str, IndexRow]]) -> int:
@@ -163,10 +160,7 @@ class ReleaseWriter:
         return self._many(
             "INSERT INTO mue(tbl, code, max_units, mai, rationale, effective, deleted, release_id)"
             " VALUES (?,?,?,?,?,?,?,?)",
-            (
-                (r.table, r.code, r.max_units, r.mai, r.rationale, iso(r.effective), iso(r.deleted), rid)
-                for r in rows
-            ),
+            ((r.table, r.code, r.max_units, r.mai, r.rationale, iso(r.effective), iso(r.deleted), rid) for r in rows),
         )
 
     def rvu(self, rows: Iterable[RvuRow]) -> int:

@@ -219,9 +219,7 @@ class ClaimFilingIndicator(StrEnum):
     MUTUALLY_DEFINED = "ZZ"
 
 
-MEDICARE_FILING_INDICATORS = frozenset(
-    {ClaimFilingIndicator.MEDICARE_PART_A, ClaimFilingIndicator.MEDICARE_PART_B}
-)
+MEDICARE_FILING_INDICATORS = frozenset({ClaimFilingIndicator.MEDICARE_PART_A, ClaimFilingIndicator.MEDICARE_PART_B})
 
 
 class Responsibility(StrEnum):
@@ -569,9 +567,7 @@ class InstitutionalInfo:
     admission_type: Annotated[str | None, Pattern(r"[1-59]", "one digit 1-5 or 9"), Doc("CL101")] = None
     admission_source: Annotated[str | None, Pattern(r"[0-9A-Z]", "one character"), Doc("CL102")] = None
     discharge_time: Annotated[dt.time | None, Doc("DTP*096")] = None
-    patient_status: Annotated[str | None, Pattern(r"[0-9]{2}", "two digits such as '01'"), Doc("CL103")] = (
-        None
-    )
+    patient_status: Annotated[str | None, Pattern(r"[0-9]{2}", "two digits such as '01'"), Doc("CL103")] = None
     statement_from: Annotated[dt.date | None, Doc("DTP*434 from")] = None
     statement_to: Annotated[dt.date | None, Doc("DTP*434 to")] = None
     condition_codes: Annotated[tuple[UbCode, ...], Doc("HI*BG")] = ()
@@ -604,9 +600,7 @@ class Claim:
     service_facility: Provider | None = None
     coverage: Annotated[Coverage, Doc("the payer this claim is sent to, with its subscriber")]
     patient: Annotated[Patient | None, Doc("None when the subscriber is the patient")] = None
-    other_payers: Annotated[
-        tuple[OtherPayer, ...], Doc("other coverages and their adjudications (2320)")
-    ] = ()
+    other_payers: Annotated[tuple[OtherPayer, ...], Doc("other coverages and their adjudications (2320)")] = ()
     diagnoses: tuple[Diagnosis, ...] = ()
     lines: tuple[ServiceLine, ...] = ()
     place_of_service: Annotated[PosCode | None, Doc("CLM05-1 (837P)")] = None
@@ -618,9 +612,9 @@ class Claim:
     prior_authorization: Annotated[str | None, Doc("REF*G1")] = None
     referral_number: Annotated[str | None, Doc("REF*9F")] = None
     medical_record_number: Annotated[str | None, Doc("REF*EA")] = None
-    delay_reason: Annotated[
-        str | None, Pattern(r"[1-9]|1[01]|15", "a delay reason code 1-11 or 15"), Doc("CLM20")
-    ] = None
+    delay_reason: Annotated[str | None, Pattern(r"[1-9]|1[01]|15", "a delay reason code 1-11 or 15"), Doc("CLM20")] = (
+        None
+    )
     related_causes: Annotated[tuple[RelatedCause, ...], Doc("CLM11-1/-2")] = ()
     accident_state: Annotated[str | None, Doc("CLM11-4")] = None
     accident_country: Annotated[str | None, Doc("CLM11-5")] = None
@@ -742,9 +736,7 @@ _SLOT_ROLES: dict[str, ProviderRole] = {
     "ordering_provider": ProviderRole.ORDERING,
 }
 
-_PROFESSIONAL_FREQUENCIES = frozenset(
-    {ClaimFrequency.ORIGINAL, ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID}
-)
+_PROFESSIONAL_FREQUENCIES = frozenset({ClaimFrequency.ORIGINAL, ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID})
 
 
 def claim_problems(claim: Claim) -> list[ClaimProblem]:
@@ -781,10 +773,7 @@ def claim_problems(claim: Claim) -> list[ClaimProblem]:
             "frequency.invalid",
             f"837P claims use frequency 1, 7 or 8, not {claim.frequency.value}",
         )
-    if (
-        claim.frequency in (ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID)
-        and not claim.original_claim_number
-    ):
+    if claim.frequency in (ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID) and not claim.original_claim_number:
         add(
             "original_claim_number",
             "frequency.original_missing",
@@ -1701,9 +1690,7 @@ def _rev(text: str) -> Code:
 
 
 def _cas(group: AdjustmentGroup, reason: str, amount: str) -> ClaimAdjustment:
-    return ClaimAdjustment(
-        group=group, reason=Code.parse(reason, system=CodeSystem.CARC), amount=money(amount)
-    )
+    return ClaimAdjustment(group=group, reason=Code.parse(reason, system=CodeSystem.CARC), amount=money(amount))
 
 
 def example_claims() -> tuple[Claim, ...]:
@@ -1918,9 +1905,7 @@ def example_claims() -> tuple[Claim, ...]:
         ),
         other_payers=(
             OtherPayer(
-                coverage=Coverage(
-                    payer=commercial, subscriber=golf_employer, responsibility=Responsibility.PRIMARY
-                ),
+                coverage=Coverage(payer=commercial, subscriber=golf_employer, responsibility=Responsibility.PRIMARY),
                 paid_amount=money("142.00"),
                 adjudication_date=adjudicated,
                 payer_claim_control_number="TESTICN000003",
@@ -2065,12 +2050,8 @@ def example_claims() -> tuple[Claim, ...]:
             Diagnosis(code=_cm("R07.9"), role=DiagnosisRole.ADMITTING),
         ),
         lines=(
-            ServiceLine(
-                line_number=1, revenue_code=_rev("0120"), units=Decimal("3"), charge=money("5400.00")
-            ),
-            ServiceLine(
-                line_number=2, revenue_code=_rev("0250"), units=Decimal("12"), charge=money("912.15")
-            ),
+            ServiceLine(line_number=1, revenue_code=_rev("0120"), units=Decimal("3"), charge=money("5400.00")),
+            ServiceLine(line_number=2, revenue_code=_rev("0250"), units=Decimal("12"), charge=money("912.15")),
             ServiceLine(line_number=3, revenue_code=_rev("0300"), units=Decimal("6"), charge=money("640.00")),
             ServiceLine(line_number=4, revenue_code=_rev("0481"), charge=money("18250.00")),
         ),
@@ -2091,9 +2072,7 @@ def example_claims() -> tuple[Claim, ...]:
                 code=Code.parse("027034Z", system=CodeSystem.ICD10PCS), date=dt.date(2025, 7, 2)
             ),
             other_procedures=(
-                PcsProcedure(
-                    code=Code.parse("02C03ZZ", system=CodeSystem.ICD10PCS), date=dt.date(2025, 7, 2)
-                ),
+                PcsProcedure(code=Code.parse("02C03ZZ", system=CodeSystem.ICD10PCS), date=dt.date(2025, 7, 2)),
             ),
             attending_provider=attending,
             operating_provider=operating,

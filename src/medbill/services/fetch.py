@@ -273,13 +273,9 @@ def unpack(entry: ManifestEntry, archive: Path, dest_dir: Path) -> list[str]:
         for m in entry.members:
             hits = [n for n in names if m.matches(n)]
             if not hits:
-                raise FetchError(
-                    f"{archive.name}: no member matches {m.pattern!r} (it holds: {', '.join(names[:12])})"
-                )
+                raise FetchError(f"{archive.name}: no member matches {m.pattern!r} (it holds: {', '.join(names[:12])})")
             if m.target is not None and len(hits) > 1:
-                raise FetchError(
-                    f"{archive.name}: {len(hits)} members match {m.pattern!r}: {', '.join(hits)}"
-                )
+                raise FetchError(f"{archive.name}: {len(hits)} members match {m.pattern!r}: {', '.join(hits)}")
             for name in hits:
                 target = folder / _target_name(m, name)
                 with zf.open(name) as src:
@@ -464,8 +460,7 @@ class _Fetcher:
         if entry.is_zip and not first.startswith(b"PK"):
             kind = "an HTML page" if first.lstrip()[:1] == b"<" else f"{len(first)} bytes that are not a zip"
             raise FetchError(
-                f"{entry.url} returned {kind}, not the zip (CMS may have shown its licence page "
-                "or moved the file)",
+                f"{entry.url} returned {kind}, not the zip (CMS may have shown its licence page or moved the file)",
                 hint=f"download it in a browser from {entry.page} and run `medbill data fetch --from DIR`",
             )
 
@@ -503,9 +498,7 @@ class _Fetcher:
             if unpacked is not None:
                 return self._from_unpacked(entry, unpacked)
             want = entry.file + (
-                f" or {entry.folder}/{', '.join(_expected_files(entry) or [])}"
-                if _expected_files(entry)
-                else ""
+                f" or {entry.folder}/{', '.join(_expected_files(entry) or [])}" if _expected_files(entry) else ""
             )
             return self._result(entry, "unavailable", message=f"not in {self.from_dir}: expected {want}")
         same = self._unchanged(entry)
@@ -617,9 +610,7 @@ def fetch_sources(
                 res = fetcher.one(entry)
             except (CodeSetError, OSError) as exc:
                 msg = exc.message if isinstance(exc, CodeSetError) else f"{entry.file}: {exc}"
-                res = FetchResult(
-                    entry.id, "failed", entry.folder, entry.datasets, url=entry.url, message=msg
-                )
+                res = FetchResult(entry.id, "failed", entry.folder, entry.datasets, url=entry.url, message=msg)
             _write_json_atomic(record_path, record)
         results.append(res)
         if progress is not None:

@@ -17,9 +17,7 @@ from medbill.core.codes import CodeSystem, parse_system
 from medbill.settings import Settings
 
 
-def build_reference(
-    *, settings: Settings, progress: Callable[[LoadResult], None] | None = None
-) -> list[LoadResult]:
+def build_reference(*, settings: Settings, progress: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:
     invalidate()
     try:
         return build(
