@@ -35,7 +35,7 @@ def build_cmd(as_json: bool) -> None:
         elif res.status == "unchanged":
             click.echo(f"  unchanged  {res.dataset:<22} (same SHA-256 already loaded)")
         elif res.status == "missing":
-            click.echo(f"  missing    {res.dataset:<22} {res.message}")
+            click.echo(f"  {'optional' if res.optional else 'missing':<10} {res.dataset:<22} {res.message}")
         else:
             click.secho(f"  FAILED     {res.dataset:<22} {res.message}", fg="red")
 

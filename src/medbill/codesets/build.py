@@ -61,6 +61,7 @@ class LoadResult:
     seconds: float = 0.0
     sha256: str | None = None
     message: str = ""
+    optional: bool = False  # a missing optional dataset is no gap
 
 
 def sha256_of(path: Path) -> str:
@@ -109,7 +110,7 @@ def load_dataset(
 ) -> LoadResult:
     paths = locate_files(ds, [source_dir, *extra_dirs])
     if not paths:
-        return LoadResult(ds.id, None, "missing", message=ds.where)
+        return LoadResult(ds.id, None, "missing", message=ds.where, optional=not ds.required)
     source = ", ".join(p.name for p in paths)
     started = time.perf_counter()
     digest = sha256_of_files(paths)

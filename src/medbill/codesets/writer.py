@@ -104,6 +104,14 @@ class ReleaseWriter:
             ((str(r.system), r.code, rid, r.char, r.text) for r in rows),
         )
 
+    def derived_terms(self, system: str, rows: Iterable[tuple[str, str, str]]) -> int:
+        """(code, term, source) search terms derived from a release."""
+        rid = self.release_id
+        return self._many(
+            "INSERT INTO derived_term(system, code, term, source, release_id) VALUES (?,?,?,?,?)",
+            ((system, code, term, source, rid) for code, term, source in rows),
+        )
+
     def validity(self, rows: Iterable[ValidityRow]) -> int:
         rid = self.release_id
         return self._many(
