@@ -8,6 +8,7 @@ import click
 
 from medbill.cli.common import emit_json, handles_errors, json_option, parse_date, settings
 from medbill.codesets.refstore import CodeInfo
+from medbill.core.codes import CodeSystem
 from medbill.services.reference import lookup_code, search_codes
 
 _NOTE_LABEL = {
@@ -24,7 +25,11 @@ _NOTE_LABEL = {
 
 
 def _print_info(info: CodeInfo) -> None:
-    status = "billable" if info.billable else ("valid, not billable" if info.valid else "NOT VALID")
+    claim_code = info.system in (CodeSystem.ICD10CM, CodeSystem.ICD10PCS, CodeSystem.CPT, CodeSystem.HCPCS)
+    if claim_code:
+        status = "billable" if info.billable else ("valid, not billable" if info.valid else "NOT VALID")
+    else:
+        status = "in effect" if info.valid else "NOT IN EFFECT"
     click.echo(f"{info.display}  [{info.system.label}, {info.kind}, {status} on {info.as_of.isoformat()}]")
     click.echo(f"  {info.description or '(no description)'}")
     if info.description_note:

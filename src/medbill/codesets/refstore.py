@@ -352,7 +352,8 @@ class RefStore:
         stale = self.staleness_warning(system, on)
         if stale:
             warnings.append(stale)
-        kind = row[0] if row else "code"
+        hierarchical = system in (CodeSystem.ICD10CM, CodeSystem.ICD10PCS)
+        kind = row[0] if row else ("code" if hierarchical else "item")
         attrs: dict[str, Any] = json.loads(row[7]) if row and row[7] else {}
         release = row[8] if row else None
         in_force = [v for v in validity if v.covers(on)]
@@ -394,8 +395,8 @@ class RefStore:
                     long_desc = other[2]
                     desc_note = f"description from the {other[8]} release"
                     break
-        if system is CodeSystem.CPT and not long_desc:
-            desc_note = CPT_LICENSE_NOTE
+        if not long_desc and (system is CodeSystem.CPT or (system is CodeSystem.MODIFIER and value.isdigit())):
+            desc_note = CPT_LICENSE_NOTE  # CPT codes and Level I (numeric) modifiers are the AMA's
         elif long_desc is None and short_desc:
             desc_note = "long description not in the loaded files: short descriptor shown"
         elif long_desc is None and short_desc is None:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from medbill.codesets.text import DEFAULT_WORD_WEIGHT, DEFAULT_WORDS, STOPWORDS, fold, normalized, stem
+from medbill.codesets.text import DEFAULT_WORD_WEIGHT, DEFAULT_WORDS, STOPWORDS, fold, stem
 from medbill.core.codes import CodeSystem, display
 
 _SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "derived": 0.05, "short": 0.02, "index_manif": 0.0}
@@ -337,7 +337,7 @@ class SearchEngine:
 
         best: dict[tuple[str, str], tuple[float, str, str, str]] = {}
         syn = word_alternatives()
-        for n_variant, (vwords, why_variant) in enumerate(variants):
+        for vwords, why_variant in variants:
             terms = list(dict.fromkeys(stem(w) for w in vwords if w not in STOPWORDS))
             if not terms:
                 continue
@@ -390,7 +390,6 @@ class SearchEngine:
                         why += f"; missing {', '.join(missing)}"
                     extra_why = "; ".join(x for x in (why_variant, fix_note) if x)
                     best[key] = (score, text, source, why + (f"; {extra_why}" if extra_why else ""))
-            del n_variant
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], len(kv[0][1]), kv[0][1]))
         hits: list[SearchHit] = []
         seen_base: set[tuple[str, str]] = set()
@@ -455,8 +454,4 @@ class SearchEngine:
         return hits
 
 
-def normalized_query(query: str) -> str:
-    return normalized(query)
-
-
-__all__ = ["SearchEngine", "SearchHit", "expand_query", "lexicon", "normalized_query", "word_alternatives"]
+__all__ = ["SearchEngine", "SearchHit", "expand_query", "lexicon", "word_alternatives"]

@@ -122,9 +122,7 @@ def search_codes(
     billable_only: bool = False,
     limit: int = 20,
 ) -> list[SearchHit]:
-    store = open_store(settings=settings)
     engine = _engine(str(settings.refdata_path))
-    del store
     parsed = [parse_system(s) for s in systems] if systems else None
     return engine.search(query, systems=parsed, billable_only=billable_only, limit=limit)
 
