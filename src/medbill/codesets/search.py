@@ -41,7 +41,7 @@ from medbill.core.codes import CodeSystem, display
 _SOURCE_WEIGHT = {"title": 0.12, "index": 0.10, "inclusion": 0.08, "derived": 0.05, "short": 0.02, "index_manif": 0.0}
 _DEFAULT_WORDS = DEFAULT_WORDS
 _COARSE_K = 120
-_RARE_DF = 2_000  # candidates: documents holding one of the two rarest terms, or any term this rare
+_MIN_SHARE = 0.3  # candidates hold at least this share of the best coverage
 _CODE_PREFIX = re.compile(r"^[A-Za-z0-9]{1,3}(\.[A-Za-z0-9]{0,4})?$|^[A-Za-z0-9]{3,7}$")
 _WORD = re.compile(r"[a-z0-9]+")
 _VARIANT_PENALTY = 0.15
@@ -259,20 +259,19 @@ class SearchEngine:
                 weights.append(w)
         if not lists:
             return []
-        # candidates: documents holding one of the rarer terms (a document missing every rare term
-        # cannot rank); the very common terms only add to the score of those
-        sizes = [sum(len(x) for x in ls) for ls in lists]
-        order = sorted(range(len(lists)), key=lambda i: sizes[i])
-        rare = sorted(set(order[:2]) | {i for i in order if sizes[i] <= _RARE_DF})
-        cand = np.unique(np.concatenate([x for i in rare for x in lists[i]]))
-        acc = np.zeros(cand.size, dtype=np.float32)
+        # a dense accumulator: the idf weight of the query terms each document holds
+        acc = np.zeros(self._n_docs, dtype=np.float32)
         for ls, w in zip(lists, weights, strict=True):
-            present = np.zeros(cand.size, dtype=bool)
-            for post in ls:
-                pos = np.searchsorted(post, cand)
-                pos[pos >= post.size] = post.size - 1 if post.size else 0
-                present |= post[pos] == cand if post.size else False
-            acc += w * present
+            if len(ls) == 1:
+                acc[ls[0]] += w
+            else:  # alternatives of one term count once
+                mark = np.zeros(self._n_docs, dtype=bool)
+                for post in ls:
+                    mark[post] = True
+                acc[mark] += w
+        # a document holding far less of the query than the best one cannot outrank it
+        cand = np.flatnonzero(acc >= _MIN_SHARE * float(acc.max()))
+        acc = acc[cand]
         keep = np.ones(cand.size, dtype=bool)
         if allowed is not None:
             codes = [self._systems.index(x) for x in allowed if x in self._systems]
