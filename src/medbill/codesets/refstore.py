@@ -169,6 +169,32 @@ class RefStore:
         self._node_cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
         self._notes_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._seventh_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._preloaded = False
+
+    def _preload(self) -> None:
+        """Load, once, what lookups share: every instructional note and every 7th-character
+        definition (~27k rows). Hierarchy nodes are cached as lookups meet them."""
+        if self._preloaded:
+            return
+        self._preloaded = True
+        newest: dict[tuple[str, str], int] = {}
+        notes: dict[tuple[str, str, int], list[tuple[str, str]]] = {}
+        for system, code, rid, kind, text in self.conn.execute(
+            "SELECT system, code, release_id, kind, text FROM note ORDER BY system, code, release_id, seq"
+        ):
+            newest[(system, code)] = max(newest.get((system, code), 0), rid)
+            notes.setdefault((system, code, rid), []).append((kind, text))
+        for (system, code), rid in newest.items():
+            self._notes_cache[(system, code)] = notes[(system, code, rid)]
+        newest.clear()
+        sevenths: dict[tuple[str, str, int], list[tuple[str, str]]] = {}
+        for system, code, rid, char, text in self.conn.execute(
+            "SELECT system, code, release_id, char, text FROM seventh ORDER BY system, code, release_id, rowid"
+        ):
+            newest[(system, code)] = max(newest.get((system, code), 0), rid)
+            sevenths.setdefault((system, code, rid), []).append((char, text))
+        for (system, code), rid in newest.items():
+            self._seventh_cache[(system, code)] = sevenths[(system, code, rid)]
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -276,8 +302,7 @@ class RefStore:
             key = (str(system), current)
             if key not in self._node_cache:
                 found = self.conn.execute(
-                    "SELECT kind, parent FROM code WHERE system=? AND code=? ORDER BY release_id DESC LIMIT 1",
-                    key,
+                    "SELECT kind, parent FROM code WHERE system=? AND code=? ORDER BY release_id DESC LIMIT 1", key
                 ).fetchone()
                 self._node_cache[key] = (found[0], found[1]) if found else None
             row = self._node_cache[key]
@@ -317,6 +342,7 @@ class RefStore:
 
     def get(self, text: str, *, system: CodeSystem, on: date | None = None) -> CodeInfo:
         on = on or date.today()
+        self._preload()
         value = normalize(text, system)
         if not is_well_formed(value, system):
             raise InvalidCode(
@@ -357,6 +383,8 @@ class RefStore:
         attrs: dict[str, Any] = json.loads(row[7]) if row and row[7] else {}
         release = row[8] if row else None
         in_force = [v for v in validity if v.covers(on)]
+        if rows:  # the leaf's own place in the hierarchy: already in hand
+            self._node_cache.setdefault((str(system), value), (rows[0][0], rows[0][4]))
         chain = self._parent_chain(system, value)
         sevenths, needs = self._sevenths(system, value, chain, kind)
         leaf = kind in ("code", "item") and not needs
@@ -436,14 +464,7 @@ class RefStore:
     def _notes(self, system: CodeSystem, chain: list[tuple[str, str]]) -> tuple[NoteInfo, ...]:
         out: list[NoteInfo] = []
         for depth, (code, _kind) in enumerate(chain):
-            key = (str(system), code)
-            if key not in self._notes_cache:
-                self._notes_cache[key] = self.conn.execute(
-                    "SELECT kind, text FROM note WHERE system=? AND code=? AND release_id=("
-                    " SELECT max(release_id) FROM note WHERE system=? AND code=?) ORDER BY seq",
-                    (*key, *key),
-                ).fetchall()
-            rows = self._notes_cache[key]
+            rows = self._notes_cache.get((str(system), code), [])
             for kind, text in sorted(rows, key=lambda r: _NOTE_ORDER.get(r[0], 99)):
                 if depth == 0 or kind in INHERITED_NOTE_KINDS:
                     out.append(NoteInfo(kind, text, display(code, system), depth > 0))
@@ -453,14 +474,7 @@ class RefStore:
         self, system: CodeSystem, value: str, chain: list[tuple[str, str]], kind: str
     ) -> tuple[tuple[tuple[str, str], ...], bool]:
         for code, _k in chain:
-            key = (str(system), code)
-            if key not in self._seventh_cache:
-                self._seventh_cache[key] = self.conn.execute(
-                    "SELECT char, text FROM seventh WHERE system=? AND code=? AND release_id=("
-                    " SELECT max(release_id) FROM seventh WHERE system=? AND code=?)",
-                    (*key, *key),
-                ).fetchall()
-            rows = self._seventh_cache[key]
+            rows = self._seventh_cache.get((str(system), code), [])
             if rows:
                 options = tuple((c, t) for c, t in rows)
                 # a code under a 7th-character definition needs one unless it already has 7 characters

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS code (
     UNIQUE (system, code, release_id)
 );
 CREATE INDEX IF NOT EXISTS code_parent ON code(system, parent);
+CREATE INDEX IF NOT EXISTS code_kind ON code(kind) WHERE kind IN ('chapter', 'block', 'category', 'subcategory', 'table');
 
 -- Instructional notes where they stand (inherited ones are found by walking up `parent`).
 CREATE TABLE IF NOT EXISTS note (

@@ -183,7 +183,7 @@ def _read_isa(text: str, pos: int, index: int) -> tuple[Delimiters, tuple[str, .
             )
         marks.append(nxt)
     last = marks[-1]
-    if last + 2 >= n + 0 and last + 2 > n - 1:
+    if last + 2 >= n:
         raise fail("the file ends before the segment terminator that follows ISA16", "ISA16")
     elements = tuple(text[marks[k] + 1 : marks[k + 1]] for k in range(15)) + (text[last + 1],)
     component = text[last + 1]
@@ -239,21 +239,20 @@ def tokenize(text: str) -> X12Document:
                 segment_id=found.group(0) if found and found.group(0) else None,
             )
         delimiters, isa_elements, after_isa = _read_isa(text, pos, index + 1)
-        segments, pos, index = _tokenize_interchange(text, pos, after_isa, delimiters, isa_elements, index, ends)
-        interchanges.extend(segments)
+        read, pos, index = _tokenize_interchange(text, after_isa, delimiters, isa_elements, index, ends)
+        interchanges.extend(read)
     return X12Document(tuple(interchanges), bom, leading)
 
 
 def _tokenize_interchange(
     text: str,
-    isa_pos: int,
     after_isa: int,
     delimiters: Delimiters,
     isa_elements: tuple[str, ...],
     index: int,
     ends: dict[str, str],
 ) -> tuple[list[Interchange], int, int]:
-    """Tokenize from the ISA at ``isa_pos`` for as long as the delimiters stay the same.
+    """Tokenize from the ISA ending at ``after_isa`` for as long as the delimiters stay the same.
 
     Returns the interchanges read, the offset where tokenizing must restart (an ISA with other
     delimiters, or the end of the text) and the last segment index used.
@@ -261,64 +260,50 @@ def _tokenize_interchange(
     n = len(text)
     esep, csep, term = delimiters.element, delimiters.component, delimiters.segment
     filler = _filler(delimiters)
-    pieces = text[after_isa:].split(term)
-    # pieces[k] is the text after the k-th terminator (k = 0: after the ISA's terminator)
+    pieces = text[after_isa:].split(term)  # pieces[k]: the text after the k-th terminator (k = 0: the ISA's)
+    last = len(pieces) - 1
     out: list[Interchange] = []
     current: list[Segment] = []
-    pending_id, pending_elements, pending_index = "ISA", tuple[Element, ...](isa_elements), index + 1
     index += 1
+    pending_index, pending_id, pending_elements = index, "ISA", tuple[Element, ...](isa_elements)
     offset = after_isa  # offset of pieces[k] in text
-    last = len(pieces) - 1
-    k = 0
-    while k <= last:
-        piece = pieces[k]
+    for k, piece in enumerate(pieces):
         content = piece.lstrip(filler) if filler else piece
-        lead = piece[: len(piece) - len(content)]
-        if k == last:
-            # text after the final terminator (or after the last segment if it had none)
-            if not content.strip(_TRAILING_JUNK + _FILLER):
-                end = term + piece
-                current.append(Segment(pending_index, pending_id, pending_elements, ends.setdefault(end, end)))
-                out.append(Interchange(delimiters, tuple(current)))
-                return out, n, index
-            # the last segment has no terminator: it ends at the end of the text
-            end = term + lead
+        if k == last and not content.strip(_TRAILING_JUNK + _FILLER):
+            end = term + piece  # trailing whitespace (and DOS EOF marks) stays with the last segment
             current.append(Segment(pending_index, pending_id, pending_elements, ends.setdefault(end, end)))
-            index += 1
-            seg = _split(content, esep, csep, index)
-            current.append(Segment(index, seg[0], seg[1], ""))
-            if seg[0] == "IEA" or seg[0] == "ISA":
-                pass
             out.append(Interchange(delimiters, tuple(current)))
             return out, n, index
+        lead = piece[: len(piece) - len(content)]
         end = term + lead
         current.append(Segment(pending_index, pending_id, pending_elements, ends.setdefault(end, end)))
         content_pos = offset + len(lead)
-        if content.startswith("ISA") and pending_id == "IEA":
-            # a new interchange: same delimiters -> keep going with these pieces; else restart there
+        if pending_id == "IEA":
+            if not content.startswith("ISA"):
+                raise X12ParseError(
+                    f"only a new ISA may follow an IEA, found {_snippet(text, content_pos)!r}",
+                    segment_index=index + 1,
+                    segment_id=content.split(esep, 1)[0][:3] or None,
+                )
             out.append(Interchange(delimiters, tuple(current)))
             current = []
             new_delimiters, new_isa, new_after = _read_isa(text, content_pos, index + 1)
             if new_delimiters != delimiters or new_after != content_pos + len(content) + 1:
-                return out, content_pos, index
-            pending_id, pending_elements, pending_index = "ISA", tuple[Element, ...](new_isa), index + 1
+                return out, content_pos, index  # other delimiters: tokenize again from this ISA
             index += 1
-        elif pending_id == "IEA":
-            raise X12ParseError(
-                f"only a new ISA may follow an IEA, found {content[:20]!r}",
-                segment_index=index + 1,
-                segment_id=content.split(esep, 1)[0][:3] or None,
-            )
+            pending_index, pending_id, pending_elements = index, "ISA", tuple[Element, ...](new_isa)
         else:
             index += 1
-            seg = _split(content, esep, csep, index)
-            pending_id, pending_elements, pending_index = seg[0], seg[1], index
+            pending_id, pending_elements = _split(content, esep, csep)
+            pending_index = index
         offset += len(piece) + 1
-        k += 1
-    raise AssertionError("unreachable")  # pragma: no cover
+    # the last segment had no terminator: it ends with the text
+    current.append(Segment(pending_index, pending_id, pending_elements, ""))
+    out.append(Interchange(delimiters, tuple(current)))
+    return out, n, index
 
 
-def _split(content: str, esep: str, csep: str, index: int) -> tuple[str, tuple[Element, ...]]:
+def _split(content: str, esep: str, csep: str) -> tuple[str, tuple[Element, ...]]:
     parts = content.split(esep)
     if csep in content:
         return parts[0], tuple(tuple(p.split(csep)) if csep in p else p for p in parts[1:])
