@@ -251,7 +251,7 @@ class PresentOnAdmission(StrEnum):
     NO = "N"
     UNKNOWN = "U"  # documentation insufficient
     UNDETERMINED = "W"  # clinically undetermined
-    EXEMPT = "1"  # exempt from POA reporting (HIPAA 5010 uses 1, not blank)
+    EXEMPT = "1"  # exempt from POA reporting (UB-04 paper form); the 837I sends an empty HIxx-9 (X223: Y/N/U/W)
 
 
 class DiagnosisRole(StrEnum):

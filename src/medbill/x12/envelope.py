@@ -183,34 +183,35 @@ class Elements:
         return value
 
     def composite(self, *parts: str) -> str:
-        """Components joined by the component separator, trailing empty ones dropped."""
-        items = list(parts)
-        while items and not items[-1]:
-            items.pop()
-        return self.c.join(items)
+        """Components joined by the component separator, trailing empty ones dropped.
+
+        (No component contains a delimiter, so stripping trailing separators drops exactly the
+        trailing empty components.)
+        """
+        return self.c.join(parts).rstrip(self.c)
 
     def segment(self, *elements: str) -> str:
         """One segment without its terminator; trailing empty elements are dropped."""
-        items = list(elements)
-        while items and not items[-1]:
-            items.pop()
-        return self.e.join(items)
+        return self.e.join(elements).rstrip(self.e)
 
 
 def format_r(value: Decimal) -> str:
     """An X12 R (real) value: no exponent, no trailing zeros, no float ("100", "100.5", "-3.25")."""
-    if not value.is_finite():
-        raise ValueError(f"{value} is not a finite number")
-    if value == 0:
+    text = str(value)
+    if "E" in text or "e" in text or "N" in text or "n" in text:  # exponent, NaN, Infinity
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite number")
+        text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text == "-0":
         return "0"
-    if value == value.to_integral_value():
-        return str(int(value))
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return text
 
 
 def format_d8(value: dt.date) -> str:
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+    """CCYYMMDD."""
+    return value.isoformat().replace("-", "")
 
 
 def format_rd8(start: dt.date, end: dt.date) -> str:

@@ -28,6 +28,18 @@ lacks (member id, payer id, a 9-digit billing ZIP ...), an identifier with a del
 the chosen 837 has no place for — raises ``X12WriteError`` naming the claim (``claims[3]``) and the
 element, before any control number is used. The POA indicator "exempt" is written as an empty HIxx-9:
 005010 allows only Y, N, U and W there (X12 RFI 2797).
+
+Claim data the other 837 has a place for is refused rather than dropped (a place of service, supervising
+provider, onset/accident dates, related causes, line ordering provider or line prior authorization on an
+837I; revenue codes or non-covered charges on an 837P). Attributes that neither guide carries for a party
+are not written: the other subscriber's birth date and sex (2330A has no DMG), taxonomies of the 837I
+operating/other operating/rendering providers (no PRV in those loops), addresses and contacts of
+providers other than billing, pay-to and service facility, the pay-to name (2010AB NM103 is not used),
+SBR05 on an 837I (Medicare-secondary types go in value codes there). Parties equal to the one the guide
+compares them with are omitted, as the guides require: a rendering provider with the billing (837P) or
+attending (837I) provider's NPI, a line rendering provider equal to the claim's, a service facility at
+the billing provider's address, a pay-to address equal to the billing address, a line place of service
+equal to the claim's.
 """
 
 from __future__ import annotations
@@ -402,6 +414,8 @@ class _Writer:
             raise X12WriteError(
                 exc.message, path=f"claims[{index}].{exc.path}", claim_id=claim.id, hint=exc.hint
             ) from None
+        except ValueError as exc:  # a quantity that is not a finite number (format_r)
+            raise X12WriteError(str(exc), path=f"claims[{index}]", claim_id=claim.id) from None
 
     # -- shared pieces ------------------------------------------------------------------------------
 
@@ -539,9 +553,14 @@ class _Writer:
         return [self.el.segment("CAS", group, *items) for group, items in groups.items()]
 
     def procedure(self, code: Code, modifiers: tuple[Code, ...], description: str | None) -> str:
+        """HC:code:mod1:mod2:mod3:mod4:description (SV101 / SV202 / SVD03)."""
         el = self.el
-        mods = [m.value for m in modifiers] + [""] * (4 - len(modifiers))
-        return el.composite("HC", code.value, *mods, el.text(description, 80))
+        if description:
+            mods = [m.value for m in modifiers] + [""] * (4 - len(modifiers))
+            return el.composite("HC", code.value, *mods, el.text(description, 80))
+        if not modifiers:
+            return "HC" + el.c + code.value
+        return el.c.join(("HC", code.value, *(m.value for m in modifiers)))
 
     # -- 2000A / 2010AA / 2010AB --------------------------------------------------------------------
 
@@ -820,13 +839,11 @@ class _Writer:
             el.segment("CTP", "", "", "", format_r(drug.quantity), drug.unit.value),
         ]
 
-    def service_dates(self, line: ServiceLine) -> list[str]:
-        start, end = line.service_date, line.service_date_to
-        if start is None:
-            return []
+    def service_date(self, start: dt.date, end: dt.date | None) -> str:
+        """2400 DTP*472: D8, or RD8 for a range."""
         if end is not None and end != start:
-            return [self.el.segment("DTP", "472", "RD8", format_rd8(start, end))]
-        return [self.el.segment("DTP", "472", "D8", format_d8(start))]
+            return self.el.segment("DTP", "472", "RD8", format_rd8(start, end))
+        return self.el.segment("DTP", "472", "D8", format_d8(start))
 
     def line_adjudications(self, line: ServiceLine, loop: str) -> list[str]:
         el = self.el
@@ -862,41 +879,42 @@ class _Writer:
 
     def professional_line(self, claim: Claim, line: ServiceLine, rendering: Provider) -> list[str]:
         el = self.el
-        loop = f"2400[{line.line_number}]"
+        segment = el.segment
         assert line.procedure is not None  # claim_problems: an 837P line needs a procedure
         pos = ""
         if line.place_of_service is not None and line.place_of_service != claim.place_of_service:
             pos = line.place_of_service.value
         out = [
-            el.segment("LX", str(line.line_number)),
-            el.segment(
+            segment("LX", str(line.line_number)),
+            segment(
                 "SV1",
                 self.procedure(line.procedure, line.modifiers, line.description),
                 format_r(line.charge),
-                line.unit_type.value,
+                line.unit_type,  # a StrEnum is its X12 value
                 format_r(line.units),
                 pos,
                 "",
-                el.composite(*(str(p) for p in line.diagnosis_pointers)),
+                el.composite(*map(str, line.diagnosis_pointers)),
             ),
         ]
-        out.extend(self.service_dates(line))
-        if line.prior_authorization:
-            out.append(el.segment("REF", "G1", el.ident(line.prior_authorization, f"{loop} REF02 (G1)", 50)))
-        if line.control_number:
-            out.append(el.segment("REF", "6R", el.ident(line.control_number, f"{loop} REF02 (6R)", 50)))
-        out.extend(self.drug(line, f"{loop} 2410"))
+        if line.service_date is not None:
+            out.append(self.service_date(line.service_date, line.service_date_to))
+        if line.prior_authorization or line.control_number or line.drug:
+            loop = f"2400[{line.line_number}]"
+            if line.prior_authorization:
+                out.append(segment("REF", "G1", el.ident(line.prior_authorization, f"{loop} REF02 (G1)", 50)))
+            if line.control_number:
+                out.append(segment("REF", "6R", el.ident(line.control_number, f"{loop} REF02 (6R)", 50)))
+            out.extend(self.drug(line, f"{loop} 2410"))
         if line.rendering_provider is not None and not _same_provider(line.rendering_provider, rendering):
-            out.append(self.name("82", line.rendering_provider, f"{loop} 2420A"))
+            loop = f"2400[{line.line_number}] 2420A"
+            out.append(self.name("82", line.rendering_provider, loop))
             if line.rendering_provider.taxonomy:
-                out.append(
-                    el.segment(
-                        "PRV", "PE", "PXC", el.ident(line.rendering_provider.taxonomy, f"{loop} 2420A PRV03", 50)
-                    )
-                )
+                out.append(segment("PRV", "PE", "PXC", el.ident(line.rendering_provider.taxonomy, f"{loop} PRV03", 50)))
         if line.ordering_provider is not None:
-            out.append(self.name("DK", line.ordering_provider, f"{loop} 2420E", person_only=True))
-        out.extend(self.line_adjudications(line, f"{loop} 2430"))
+            out.append(self.name("DK", line.ordering_provider, f"2400[{line.line_number}] 2420E", person_only=True))
+        if line.adjudications:
+            out.extend(self.line_adjudications(line, f"2400[{line.line_number}] 2430"))
         return out
 
     # -- 837I ---------------------------------------------------------------------------------------
@@ -908,6 +926,9 @@ class _Writer:
         assert info.statement_from is not None and info.statement_to is not None
         if not info.patient_status:
             raise _BadValue("2300 CL103", "the patient status (discharge status) is missing")
+        if not info.admission_type:
+            # CL101 is Required in the 837I TR3 (priority/type of admission or visit, UB-04 FL 14)
+            raise _BadValue("2300 CL101", "the admission type (priority of the visit) is missing")
         out = [
             el.segment(
                 "CLM",
@@ -945,7 +966,7 @@ class _Writer:
                 out.append(el.segment("DTP", "435", "D8", format_d8(info.admission_date)))
         elif info.admission_time is not None:
             raise _BadValue("2300 DTP03 (435)", "an admission hour without the admission date")
-        out.append(el.segment("CL1", info.admission_type or "", info.admission_source or "", info.patient_status))
+        out.append(el.segment("CL1", info.admission_type, info.admission_source or "", info.patient_status))
         out.extend(self.claim_common_refs(claim))
         if claim.accident_state:
             out.append(el.segment("REF", "LU", el.ident(claim.accident_state, "2300 REF02 (LU)", 2, min_len=2)))
@@ -1037,7 +1058,8 @@ class _Writer:
                 format_r(line.non_covered_charge) if line.non_covered_charge is not None else "",
             ),
         ]
-        out.extend(self.service_dates(line))
+        if line.service_date is not None:
+            out.append(self.service_date(line.service_date, line.service_date_to))
         if line.control_number:
             out.append(el.segment("REF", "6R", el.ident(line.control_number, f"{loop} REF02 (6R)", 50)))
         out.extend(self.drug(line, f"{loop} 2410"))
