@@ -14,13 +14,14 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medbill.cli import codes, data, data_fetch, scrub, x12
+    from medbill.cli import codes, data, data_fetch, paper, scrub, x12
 
     codes.register(main)
     data.register(main)
     data_fetch.register(data.data_group)
     scrub.register(main)
     x12.register(main)
+    paper.register(main)
 
 
 _register()
