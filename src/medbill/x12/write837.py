@@ -20,7 +20,8 @@ What is written, per transaction set (ST/SE, at most ``settings.max_claims_per_t
 - 2320/2330A/2330B for each other payer (SBR, one CAS per adjustment group with up to 6 triplets,
   AMT*D paid, AMT*EAF remaining patient liability, OI, DTP*573 when no 2430 carries the date, REF*F8);
 - 2400 LX with SV1 (837P) or SV2 (837I), DTP*472, REF*G1/REF*6R, 2410 LIN/CTP for NDCs (N4), 2420
-  rendering/ordering providers when they differ, 2430 SVD/CAS/DTP*573 for each prior payer's adjudication.
+  rendering provider when it differs, 2420E ordering provider (837P, with its N3/N4 and PER when known),
+  2430 SVD/CAS/DTP*573 for each prior payer's adjudication.
 
 Money and quantities are written in the R form (``100``, ``100.5``, ``100.25``). A claim that cannot be
 written into a valid 837 — any ``claim_problems()`` problem, an element the guide requires that the claim
@@ -33,8 +34,10 @@ Claim data the other 837 has a place for is refused rather than dropped (a place
 provider, onset/accident dates, related causes, line ordering provider or line prior authorization on an
 837I; revenue codes or non-covered charges on an 837P). Attributes that neither guide carries for a party
 are not written: the other subscriber's birth date and sex (2330A has no DMG), taxonomies of the 837I
-operating/other operating/rendering providers (no PRV in those loops), addresses and contacts of
-providers other than billing, pay-to and service facility, the pay-to name (2010AB NM103 is not used),
+operating/other operating/rendering providers (no PRV in those loops), addresses of providers other than
+billing, pay-to, service facility and the 837P line ordering provider (2420E N3/N4), contacts of providers
+other than billing, the 837P service facility (2310C PER) and ordering provider (2420E PER), a contact
+without a phone, fax or email (PER03/PER04 are required), the pay-to name (2010AB NM103 is not used),
 SBR05 on an 837I (Medicare-secondary types go in value codes there). Parties equal to the one the guide
 compares them with are omitted, as the guides require: a rendering provider with the billing (837P) or
 attending (837I) provider's NPI, a line rendering provider equal to the claim's, a service facility at
@@ -368,6 +371,11 @@ def _first_index(billing: _BillingNode) -> int:
     return sub.claims[0] if sub.claims else sub.patients[0].claims[0]
 
 
+def _has_number(contact: Contact) -> bool:
+    """Whether a contact can be written: PER03/PER04 (a phone, fax or email) are required in every PER."""
+    return bool(contact.phone or contact.fax or contact.email)
+
+
 def _per(el: Elements, contact: Contact) -> str:
     """PER*IC with up to three communication numbers (TE, EX after TE, FX, EM)."""
     numbers: list[tuple[str, str]] = []
@@ -583,7 +591,7 @@ class _Writer:
         if qualifier == "SY" and not self.professional:
             raise _BadValue("2010AA REF01", "an 837I billing provider is identified by its EIN (REF*EI)")
         out.append(el.segment("REF", qualifier, tax_id))
-        if billing.contact is not None and (billing.contact.phone or billing.contact.email or billing.contact.fax):
+        if billing.contact is not None and _has_number(billing.contact):
             out.append(_per(el, billing.contact))
         pay_to = claim.pay_to_provider
         if pay_to is not None and pay_to.address != billing.address:
@@ -773,6 +781,9 @@ class _Writer:
             return []
         out = [self.name("77", facility, loop, org_only=True)]
         out.extend(self.address(facility.address, loop, zip9=True))
+        contact = facility.contact
+        if self.professional and contact is not None and _has_number(contact):  # 837P 2310C PER (837I: none)
+            out.append(_per(self.el, contact))
         return out
 
     def other_payers(self, claim: Claim) -> list[str]:
@@ -911,8 +922,14 @@ class _Writer:
             out.append(self.name("82", line.rendering_provider, loop))
             if line.rendering_provider.taxonomy:
                 out.append(segment("PRV", "PE", "PXC", el.ident(line.rendering_provider.taxonomy, f"{loop} PRV03", 50)))
-        if line.ordering_provider is not None:
-            out.append(self.name("DK", line.ordering_provider, f"2400[{line.line_number}] 2420E", person_only=True))
+        ordering = line.ordering_provider
+        if ordering is not None:
+            loop = f"2400[{line.line_number}] 2420E"
+            out.append(self.name("DK", ordering, loop, person_only=True))
+            if ordering.address is not None:  # 2420E N3/N4: situational (DME lines), carried when known
+                out.extend(self.address(ordering.address, loop))
+            if ordering.contact is not None and _has_number(ordering.contact):
+                out.append(_per(el, ordering.contact))
         if line.adjudications:
             out.extend(self.line_adjudications(line, f"2400[{line.line_number}] 2430"))
         return out
