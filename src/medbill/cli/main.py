@@ -14,7 +14,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medbill.cli import claim, codes, data, data_fetch, paper, scrub, x12
+    from medbill.cli import claim, codes, data, data_fetch, paper, remit, scrub, x12
 
     codes.register(main)
     data.register(main)
@@ -23,6 +23,7 @@ def _register() -> None:
     x12.register(main)
     paper.register(main)
     claim.register(main)
+    remit.register(main)
 
 
 _register()

@@ -17,13 +17,18 @@ from medbill.core.claim import ClaimAdjustment
 
 __all__ = [
     "AckStatus",
+    "BankAccount",
     "ClaimAck",
     "ClaimPayment",
     "ClaimStatusCode",
     "FunctionalAck",
     "PayerIdentity",
+    "PostalAddress",
     "ProviderAdjustment",
+    "ProviderSummary",
     "Remittance",
+    "RemitContact",
+    "RemitParty",
     "RemitProblem",
     "ServicePayment",
     "TransactionAck",
@@ -47,12 +52,60 @@ class ClaimStatusCode(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PostalAddress:
+    """N3/N4 of the 835 payer or payee (state and ZIP are absent for an address outside the US)."""
+
+    line1: str  # N301
+    line2: str | None = None  # N302
+    city: str  # N401
+    state: str | None = None  # N402
+    zip: str | None = None  # N403
+    country: str | None = None  # N404
+    subdivision: str | None = None  # N407 (country subdivision)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemitContact:
+    """PER: a payer contact (1000A CX business, BL technical, IC web site; 2100 CX claim contact)."""
+
+    function: str  # PER01
+    name: str | None = None  # PER02
+    numbers: tuple[tuple[str, str], ...] = ()  # (PER03/05/07 qualifier TE/EX/FX/EM/UR, number)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PayerIdentity:
     """1000A payer (N1*PR) or 1000B payee (N1*PE)."""
 
     name: str
     identifier: str | None = None  # N104 (payee: NPI with XX, or tax id with FI); payer: REF*2U or N104
     identifier_qualifier: str | None = None
+    address: PostalAddress | None = None  # N3/N4
+    references: tuple[tuple[str, str], ...] = ()  # REF (qualifier, value): payer 2U/EO/HI/NF, payee 0B/D3/PQ/TJ
+    contacts: tuple[RemitContact, ...] = ()  # payer PER (CX, BL, IC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemitParty:
+    """A 2100 NM1: patient (QC), insured (IL), corrected patient/insured (74), rendering provider (82),
+    crossover carrier (TT), corrected priority payer (PR), other subscriber (GB)."""
+
+    role: str  # NM101
+    entity: str  # NM102: 1 person, 2 organization
+    last_name: str | None = None  # NM103 (organization name when NM102 = 2)
+    first_name: str | None = None  # NM104
+    middle_name: str | None = None  # NM105
+    suffix: str | None = None  # NM107
+    id_qualifier: str | None = None  # NM108 (MI member id, HN, XX NPI, PI payer id ...)
+    identifier: str | None = None  # NM109
+
+    @property
+    def display_name(self) -> str:
+        """``LAST, FIRST MIDDLE SUFFIX`` (a person) or the organization name."""
+        if self.entity == "2" or not self.first_name:
+            return " ".join(p for p in (self.last_name, self.suffix if self.entity != "2" else None) if p)
+        rest = " ".join(p for p in (self.first_name, self.middle_name, self.suffix) if p)
+        return f"{self.last_name or ''}, {rest}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +128,12 @@ class ServicePayment:
     control_number: str | None = None  # REF*6R: our line control number
     allowed: Decimal | None = None  # AMT*B6
     remarks: tuple[str, ...] = ()  # LQ*HE RARCs
+    submitted_qualifier: str | None = None  # SVC06-1 (when the payer re-coded the line)
+    submitted_description: str | None = None  # SVC06-7
+    references: tuple[tuple[str, str], ...] = ()  # other 2110 REF (qualifier, value): LU, G1, 1S, APC, 0K, HPI ...
+    amounts: tuple[tuple[str, Decimal], ...] = ()  # other 2110 AMT (qualifier, amount): KH, T, T2, ZK..ZO
+    quantities: tuple[tuple[str, Decimal], ...] = ()  # 2110 QTY (qualifier, quantity)
+    reject_codes: tuple[str, ...] = ()  # LQ*RX: NCPDP reject/payment codes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +160,16 @@ class ClaimPayment:
     remarks: tuple[str, ...] = ()  # MIA / MOA remark codes (RARCs)
     services: tuple[ServicePayment, ...] = ()
     position: int = 0  # 0-based order of this CLP in its transaction: part of the posting key
+    header_number: str | None = None  # 2000 LX01: the group (often the provider/bill type) the claim is in
+    drg_weight: Decimal | None = None  # CLP12
+    discharge_fraction: Decimal | None = None  # CLP13
+    parties: tuple[RemitParty, ...] = ()  # every 2100 NM1, in file order
+    coverage_expiration: dt.date | None = None  # DTM*036
+    references: tuple[tuple[str, str], ...] = ()  # 2100 REF (qualifier, value): F8, EA, 1L, G1, 1B, 0B ...
+    contacts: tuple[RemitContact, ...] = ()  # 2100 PER*CX
+    amounts: tuple[tuple[str, Decimal], ...] = ()  # 2100 AMT (qualifier, amount): AU coverage, I interest, D8 ...
+    quantities: tuple[tuple[str, Decimal], ...] = ()  # 2100 QTY (qualifier, quantity): CA covered days ...
+    adjudication: tuple[tuple[str, Decimal], ...] = ()  # MIA/MOA amounts and counts by element ("MIA04", "MOA02")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +184,29 @@ class ProviderAdjustment:
     reason: str  # PLB03-1 (WO, FB, L6, 72, J1 ...)
     reference: str | None  # PLB03-2 (e.g. the CLP01/CLP07 a take-back refers to)
     amount: Decimal  # PLB04
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSummary:
+    """2000 TS3 (and TS2): the payer's totals for one LX group (institutional, Medicare Part A)."""
+
+    header_number: str  # LX01
+    provider_id: str  # TS301
+    facility_type: str  # TS302 (place of service or bill type first two digits)
+    fiscal_period_end: dt.date  # TS303
+    claim_count: int  # TS304
+    total_charge: Decimal  # TS305
+    amounts: tuple[tuple[str, Decimal], ...] = ()  # TS313..TS324, TS201..TS219 by element ("TS313", "TS202")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BankAccount:
+    """BPR06-09 (the payer's) or BPR12-15 (the payee's) bank and account of an ACH payment."""
+
+    dfi_qualifier: str  # 01 ABA routing number, 04 Canadian bank branch and institution number
+    dfi_id: str
+    account_qualifier: str | None = None  # DA demand deposit, SG savings
+    account_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +227,16 @@ class Remittance:
     payee: PayerIdentity
     claims: tuple[ClaimPayment, ...] = ()
     provider_adjustments: tuple[ProviderAdjustment, ...] = ()
+    handling: str = "I"  # BPR01: I remittance with payment, H notification only, C/D/P/U/X ...
+    payment_format: str | None = None  # BPR05: CCP, CTX
+    payer_account: BankAccount | None = None  # BPR06-09
+    originator_id: str | None = None  # BPR10 (the payer's originating company id)
+    originator_code: str | None = None  # BPR11 (originating company supplemental code)
+    payee_account: BankAccount | None = None  # BPR12-15
+    trace_supplemental: str | None = None  # TRN04
+    currency: str | None = None  # CUR02 (None: US dollars)
+    references: tuple[tuple[str, str], ...] = ()  # header REF (qualifier, value): EV receiver, F2 version
+    provider_summaries: tuple[ProviderSummary, ...] = ()  # 2000 TS3/TS2
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +325,9 @@ class FunctionalAck:
     included: int = 0  # AK902
     received: int = 0  # AK903
     accepted: int = 0  # AK904
+    implementation: str | None = None  # AK103: the guide of the group we sent (005010X222A1 ...)
+    errors: tuple[str, ...] = ()  # AK905..AK909 functional group syntax errors, rendered
+    control_number: str | None = None  # the 999's own ST02
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,3 +344,15 @@ class ClaimAck:
     status_date: dt.date | None = None  # STC02
     messages: tuple[str, ...] = ()  # STC12 free text and further STC composites
     line_statuses: tuple[tuple[str, str, str], ...] = ()  # 2220D: (line control number, category, status)
+    action: str | None = None  # STC03: WQ accept, U reject (as sent; the category decides ``accepted``)
+    payer_name: str | None = None  # 2100A NM103 (information source)
+    payer_id: str | None = None  # 2100A NM109
+    batch_reference: str | None = None  # 2200B TRN02: our submission's reference (837 BHT03)
+    billing_provider_id: str | None = None  # 2100C NM109 (NPI with XX)
+    patient_name: str | None = None  # 2100D NM1*QC (PHI)
+    member_id: str | None = None  # 2100D NM109 (PHI)
+    clearinghouse_claim_number: str | None = None  # REF*D9
+    bill_type: str | None = None  # REF*BLT (institutional)
+    service_date: dt.date | None = None  # 2200D DTP*472
+    service_date_to: dt.date | None = None
+    control_number: str | None = None  # the 277CA's own ST02

@@ -54,15 +54,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
-from typing import TypeVar
 
 from medbill.core.claim import (
     Address,
-    AdjustmentGroup,
     AssignmentCode,
     BenefitsAssignment,
     Claim,
@@ -102,8 +100,9 @@ from medbill.core.claim import (
     ValueCode,
 )
 from medbill.core.codes import Code, CodeSystem
-from medbill.core.errors import MedbillError, X12ParseError
-from medbill.core.money import money
+from medbill.x12._common import ANY as _ANY
+from medbill.x12._common import Loop, LoopDef, S, SegDef, ValueReader, structure
+from medbill.x12._common import element_qualifier as _qualifier
 from medbill.x12.tokenizer import (
     Segment,
     TransactionSet,
@@ -131,132 +130,6 @@ INSTITUTIONAL_VERSIONS = frozenset({"005010X223A2", "005010X223A3"})
 
 # ---------------------------------------------------------------------------------------------------
 # Grammar
-
-
-@dataclass(frozen=True, slots=True)
-class SegDef:
-    """A segment in a loop of the guide: id, qualifier values (element ``qpos``), repeat, carried tag.
-
-    ``tag`` names the mapping that carries it into the claim; ``None`` means the guide allows it but
-    the claim model does not carry it. ``slot`` is its position: segments with the same id in one
-    position (all the 2300 DTPs, all the REFs ...) may come in any order among themselves.
-    """
-
-    id: str
-    quals: frozenset[str] | None
-    max: int
-    req: bool
-    tag: str | None
-    name: str
-    qpos: int = 1
-    slot: int = 0
-
-    @property
-    def label(self) -> str:
-        if self.quals is None:
-            return self.id
-        return f"{self.id}*{'/'.join(sorted(self.quals))}"
-
-    def matches(self, seg: Segment) -> bool:
-        if self.quals is None:
-            return True
-        return _qualifier(seg, self.qpos) in self.quals
-
-
-class LoopDef:
-    """A loop of the guide: its segments (the first one starts the loop) and its child loops."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "segs",
-        "children",
-        "max",
-        "req",
-        "carried",
-        "free",
-        "seg_index",
-        "child_index",
-        "req_segs",
-        "req_children",
-        "last_slot",
-    )
-
-    def __init__(
-        self,
-        id: str,
-        name: str,
-        segs: Iterable[SegDef],
-        children: Iterable[LoopDef] = (),
-        *,
-        max: int = 1,
-        req: bool = False,
-        carried: bool = True,
-        free: bool = False,
-    ) -> None:
-        self.id = id
-        self.name = name
-        slotted: list[SegDef] = []
-        slot = 0
-        for i, d in enumerate(segs):
-            if i and d.id != slotted[-1].id:
-                slot += 1
-            slotted.append(dataclasses.replace(d, slot=slot))
-        self.segs = tuple(slotted)
-        self.children = tuple(children)
-        self.max = max
-        self.req = req
-        self.carried = carried
-        self.free = free  # may occur anywhere among its siblings (the HL loops)
-        self.seg_index: dict[str, tuple[int, ...]] = {}
-        for i, d in enumerate(self.segs):
-            if i:
-                self.seg_index[d.id] = self.seg_index.get(d.id, ()) + (i,)
-        self.child_index: dict[str, tuple[int, ...]] = {}
-        for j, c in enumerate(self.children):
-            trigger = c.segs[0].id
-            self.child_index[trigger] = self.child_index.get(trigger, ()) + (j,)
-        self.req_segs = tuple(i for i, d in enumerate(self.segs) if i and d.req)
-        self.last_slot = self.segs[-1].slot
-        self.req_children: tuple[int, ...] = ()  # set by finish() once the children's flags are final
-
-    def finish(self) -> LoopDef:
-        """Freeze the derived tables (after ``req`` was adjusted on children); returns self."""
-        self.req_children = tuple(j for j, c in enumerate(self.children) if c.req and not c.free)
-        for child in self.children:
-            child.finish()
-        return self
-
-    @property
-    def trigger(self) -> SegDef:
-        return self.segs[0]
-
-    def __repr__(self) -> str:
-        return f"LoopDef({self.id!r})"
-
-
-def _qualifier(seg: Segment, pos: int) -> str:
-    value = seg.elements[pos - 1] if 0 < pos <= len(seg.elements) else ""
-    return value[0] if isinstance(value, tuple) else value
-
-
-def S(
-    spec: str,
-    max: int = 1,
-    req: bool = False,
-    tag: str | None = None,
-    name: str = "",
-) -> SegDef:
-    """``"NM1*85"``, ``"REF*EI,SY"``, ``"HL@3*20"`` (qualifier in element 3), ``"N3"``."""
-    sid, _, quals = spec.partition("*")
-    qpos = 1
-    if "@" in sid:
-        sid, _, p = sid.partition("@")
-        qpos = int(p)
-    return SegDef(sid, frozenset(quals.split(",")) if quals else None, max, req, tag, name or spec, qpos)
-
-
-_ANY = 10**6  # "unbounded" (>1 repeats)
 
 
 def _addr(tag: str | None, req: bool = True) -> list[SegDef]:
@@ -868,41 +741,6 @@ def known_segments(kind: ClaimKind) -> list[tuple[str, str, bool]]:
 # Structure: segments into loops
 
 
-@dataclass(slots=True, eq=False)
-class Loop:
-    """One loop instance of a parsed 837: its definition, its segments (first = trigger), its children."""
-
-    definition: LoopDef
-    segments: list[Segment] = field(default_factory=list)
-    defs: list[SegDef] = field(default_factory=list)
-    children: list[Loop] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return self.definition.id
-
-    @property
-    def start(self) -> Segment:
-        return self.segments[0]
-
-    def loops(self, loop_id: str) -> list[Loop]:
-        """Descendant loops with ``loop_id``, in file order (not descending into matches)."""
-        out: list[Loop] = []
-        for child in self.children:
-            if child.id == loop_id:
-                out.append(child)
-            else:
-                out.extend(child.loops(loop_id))
-        return out
-
-    def first(self, seg_id: str, qualifier: str | None = None) -> Segment | None:
-        """The loop's own first segment ``seg_id`` (with element-1 ``qualifier``), or None."""
-        for seg in self.segments:
-            if seg.id == seg_id and (qualifier is None or _qualifier(seg, 1) == qualifier):
-                return seg
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class Transaction837:
     """One parsed 837 transaction set: its kind, envelope and loop tree (root ``ST``)."""
@@ -914,217 +752,19 @@ class Transaction837:
     loop_of: dict[int, str] = field(default_factory=dict, repr=False)  # segment index -> loop id
 
 
-class _Frame:
-    __slots__ = ("loop", "node", "slot", "counts", "child", "child_counts")
-
-    def __init__(self, loop: LoopDef, node: Loop) -> None:
-        self.loop = loop
-        self.node = node
-        self.slot = 0
-        self.counts = [0] * len(loop.segs)
-        self.counts[0] = 1
-        self.child = -1
-        self.child_counts = [0] * len(loop.children)
-
-
-_QUALIFIED = frozenset({"NM1", "REF", "DTP", "AMT", "PER", "PRV", "HI", "CRC", "NTE", "QTY", "BHT", "LQ"})
-
-
-def _describe(seg: Segment) -> str:
-    if seg.id == "HL":
-        return f"HL (HL03 {_qualifier(seg, 3) or 'empty'})"
-    if seg.id not in _QUALIFIED:
-        return seg.id
-    q = _qualifier(seg, 1)
-    return f"{seg.id}*{q}" if q else seg.id
-
-
-def _home(seg: Segment, stack: list[_Frame]) -> LoopDef | None:
-    """A child loop (of a loop on the stack, or below) whose body carries ``seg``, for a hint."""
-    seen: set[int] = set()
-    todo = [f.loop for f in stack]
-    while todo:
-        loop = todo.pop()
-        for child in loop.children:
-            if id(child) in seen:
-                continue
-            seen.add(id(child))
-            if any(d.id == seg.id and d.matches(seg) for d in child.segs[1:]):
-                return child
-            todo.append(child)
-    return None
-
-
-def _place_error(seg: Segment, stack: list[_Frame]) -> X12ParseError:
-    top = stack[-1]
-    loop = top.loop
-    for frame in reversed(stack):
-        for i in frame.loop.seg_index.get(seg.id, ()):
-            d = frame.loop.segs[i]
-            if d.matches(seg):
-                where = f"loop {frame.loop.id} ({frame.loop.name})"
-                if frame.counts[i] >= d.max:
-                    return seg.error(f"{d.label} ({d.name}) may occur {_times(d.max)} in {where}; this is one more")
-                if frame.child >= 0 and d.slot >= frame.slot:
-                    child = frame.loop.children[frame.child]
-                    return seg.error(f"{d.label} is out of order: in {where} it must come before loop {child.id}")
-                return seg.error(f"{d.label} is out of order in {where}: it must come before {_slot_label(frame)}")
-        for j in frame.loop.child_index.get(seg.id, ()):
-            c = frame.loop.children[j]
-            if c.trigger.matches(seg):
-                if frame.child_counts[j] >= c.max:
-                    return seg.error(
-                        f"loop {c.id} ({c.name}) may occur {_times(c.max)} in loop {frame.loop.id}; this is one more"
-                    )
-                return seg.error(f"loop {c.id} ({c.name}) is out of order in loop {frame.loop.id} ({frame.loop.name})")
-    last = top.node.segments[-1]
-    if seg.id in loop.seg_index and top.child < 0:
-        allowed = sorted(
-            {q for i in loop.seg_index[seg.id] if loop.segs[i].slot >= top.slot for q in loop.segs[i].quals or ()}
-        )
-        if allowed:
-            d = loop.segs[loop.seg_index[seg.id][0]]
-            return seg.error(
-                f"{_describe(seg)} is not expected here: in loop {loop.id} ({loop.name}) "
-                f"{seg.ref(d.qpos)} {_qualifier(seg, d.qpos)!r} is not one of {', '.join(allowed)}"
-            )
-    home = _home(seg, stack)
-    hint = ""
-    if home is not None:
-        hint = f"; it belongs in loop {home.id} ({home.name}), which begins with {home.trigger.label}"
-    return seg.error(
-        f"{_describe(seg)} is not expected here: it is not part of loop {loop.id} ({loop.name}) after "
-        f"{_describe(last)} (segment {last.index}) in the {_guide_name(stack[0].loop)}{hint}"
-    )
-
-
 def _guide_name(root: LoopDef) -> str:
     return "837P guide" if root is _GRAMMARS.get(ClaimKind.PROFESSIONAL) else "837I guide"
 
 
-def _slot_label(frame: _Frame) -> str:
-    d = next(d for i, d in enumerate(frame.loop.segs) if d.slot == frame.slot and frame.counts[i])
-    return d.label
-
-
-def _times(n: int) -> str:
-    return "once" if n == 1 else f"{n} times"
-
-
-def _close(frame: _Frame, at: Segment) -> None:
-    """Check what a loop still requires when ``at`` ends it."""
-    loop = frame.loop
-    if frame.child < 0:
-        for i in loop.req_segs:
-            d = loop.segs[i]
-            if d.slot >= frame.slot and not frame.counts[i]:
-                raise at.error(
-                    f"loop {loop.id} ({loop.name}) begun at segment {frame.node.start.index} lacks its required "
-                    f"{d.label} ({d.name})"
-                )
-    for j in loop.req_children:
-        c = loop.children[j]
-        if j > frame.child and not frame.child_counts[j]:
-            raise at.error(
-                f"loop {loop.id} ({loop.name}) begun at segment {frame.node.start.index} lacks its required loop "
-                f"{c.id} ({c.name})"
-            )
-
-
-def _advance(frame: _Frame, slot: int, seg: Segment, what: str) -> None:
-    """Moving from the frame's slot to ``slot``: the required segments skipped over are missing."""
-    loop = frame.loop
-    for i in loop.req_segs:
-        d = loop.segs[i]
-        if frame.slot <= d.slot < slot and not frame.counts[i]:
-            raise seg.error(f"loop {loop.id} ({loop.name}) needs {d.label} ({d.name}) before {what}")
-
-
 def _structure(tx: TransactionSet, root_def: LoopDef, loop_of: dict[int, str]) -> Loop:
-    """Place each segment of the body in its loop (innermost loop first, then its ancestors)."""
-    root = Loop(root_def, [tx.st], [root_def.segs[0]])
-    stack = [_Frame(root_def, root)]
+    """Place each segment of the body in its loop (``_common.structure``), then check the HL numbering."""
     hl_levels: dict[str, str] = {}
-    for seg in tx.body:
-        sid = seg.id
-        elements = seg.elements
-        q1 = elements[0] if elements else ""
-        if q1.__class__ is tuple:
-            q1 = q1[0]
-        placed = False
-        depth = len(stack) - 1
-        while depth >= 0 and not placed:
-            frame = stack[depth]
-            loop = frame.loop
-            if frame.child < 0:
-                for i in loop.seg_index.get(sid, ()):
-                    d = loop.segs[i]
-                    if d.slot < frame.slot:
-                        continue
-                    quals = d.quals
-                    if quals is not None and (q1 if d.qpos == 1 else _qualifier(seg, d.qpos)) not in quals:
-                        continue
-                    if frame.counts[i] >= d.max:
-                        raise seg.error(
-                            f"{d.label} ({d.name}) may occur {_times(d.max)} in loop {loop.id}; this is one more"
-                        )
-                    if depth + 1 < len(stack):
-                        for f in stack[depth + 1 :][::-1]:
-                            _close(f, seg)
-                        del stack[depth + 1 :]
-                    if d.slot > frame.slot:
-                        _advance(frame, d.slot, seg, d.label)
-                        frame.slot = d.slot
-                    frame.counts[i] += 1
-                    node = frame.node
-                    node.segments.append(seg)
-                    node.defs.append(d)
-                    loop_of[seg.index] = loop.id
-                    placed = True
-                    break
-                if placed:
-                    break
-            for j in loop.child_index.get(sid, ()):
-                c = loop.children[j]
-                if j < frame.child and not c.free:
-                    continue
-                trigger = c.segs[0]
-                quals = trigger.quals
-                if quals is not None and (q1 if trigger.qpos == 1 else _qualifier(seg, trigger.qpos)) not in quals:
-                    continue
-                if frame.child_counts[j] >= c.max:
-                    raise seg.error(
-                        f"loop {c.id} ({c.name}) may occur {_times(c.max)} in loop {loop.id}; this is one more"
-                    )
-                if depth + 1 < len(stack):
-                    for f in stack[depth + 1 :][::-1]:
-                        _close(f, seg)
-                    del stack[depth + 1 :]
-                if frame.child < 0:
-                    _advance(frame, loop.last_slot + 1, seg, f"loop {c.id}")
-                if j > frame.child:
-                    for k in loop.req_children:
-                        other = loop.children[k]
-                        if frame.child < k < j and not frame.child_counts[k]:
-                            raise seg.error(
-                                f"loop {loop.id} ({loop.name}) needs loop {other.id} ({other.name}) before "
-                                f"loop {c.id} ({c.name})"
-                            )
-                    frame.child = j
-                frame.child_counts[j] += 1
-                node = Loop(c, [seg], [trigger])
-                loop_of[seg.index] = c.id
-                frame.node.children.append(node)
-                stack.append(_Frame(c, node))
-                if sid == "HL":
-                    _check_hl(seg, hl_levels)
-                placed = True
-                break
-            depth -= 1
-        if not placed:
-            raise _place_error(seg, stack)
-    for f in stack[::-1]:
-        _close(f, tx.se)
+
+    def on_loop(seg: Segment) -> None:
+        if seg.id == "HL":
+            _check_hl(seg, hl_levels)
+
+    root = structure(tx, root_def, loop_of, guide=_guide_name(root_def), on_loop=on_loop)
     if not hl_levels:
         raise tx.se.error("the transaction set has no HL loops (no billing provider, subscriber or claim)")
     return root
@@ -1199,14 +839,10 @@ def parse_837(text: str, *, check_totals: bool = True) -> list[Transaction837]:
 # Values
 
 
-_REAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_D8 = re.compile(r"[0-9]{8}")
 _CPT_SHAPE = re.compile(r"[0-9]{4}[0-9A-Z]")
 _HCPCS_SHAPE = re.compile(r"[A-Z][0-9]{4}")
 _UB = re.compile(r"[0-9A-Z]{2}")
 _ICD9 = {"BK": "ABK", "BF": "ABF", "BJ": "ABJ", "PR": "APR", "BN": "ABN", "BR": "BBR", "BQ": "BBQ"}
-
-E = TypeVar("E", bound=Enum)
 
 _ELEMENT_NAMES = {
     "CLM06": "provider signature indicator; not used on the 837I",
@@ -1225,168 +861,21 @@ _ELEMENT_NAMES = {
 }
 
 
-class _Mapper:
+class _Mapper(ValueReader):
     """Turns the loop tree of one transaction into claims (pass 3)."""
 
+    carrier = "medbill claims"
+    element_names = _ELEMENT_NAMES
+
     def __init__(self, kind: ClaimKind, drop: frozenset[str]) -> None:
+        super().__init__(drop)
         self.kind = kind
         self.professional = kind is ClaimKind.PROFESSIONAL
-        self.drop = drop
         self.guide = "837P" if self.professional else "837I"
-        self.loop_of: dict[int, str] = {}
-        self.codes: dict[tuple[CodeSystem, str], Code] = {}
-        self.amounts: dict[str, Decimal] = {}
-        self.days: dict[str, dt.date] = {}
-
-    def err(self, seg: Segment, message: str, pos: int | None = None, sub: int | None = None) -> X12ParseError:
-        """An error at ``seg`` naming the element by its loop, as the guide does (``2300 CLM05-1``)."""
-        element = None
-        if pos is not None:
-            loop = self.loop_of.get(seg.index)
-            element = seg.ref(pos, sub) if loop in (None, "ST") else f"{loop} {seg.ref(pos, sub)}"
-        return X12ParseError(message, segment_index=seg.index or None, segment_id=seg.id or None, element=element)
 
     # -- refusal ------------------------------------------------------------------------------------
 
-    def refuse(
-        self, seg: Segment, key: str, what: str, pos: int | None = None, value: str = "", sub: int | None = None
-    ) -> None:
-        """Raise for data the claim does not carry, unless ``key`` is in ``drop``."""
-        if key in self.drop:
-            return
-        shown = f" {value!r}" if value else ""
-        raise self.err(
-            seg,
-            f"{key}{shown} ({what}) is not carried by medbill claims; refusing to drop it "
-            f"(pass drop={{{key!r}}} to accept losing it)",
-            pos,
-            sub,
-        )
-
-    def only(self, seg: Segment, allowed: Collection[int]) -> None:
-        """Refuse any non-empty element of ``seg`` outside ``allowed`` positions."""
-        pos = 0
-        for value in seg.elements:
-            pos += 1
-            if not value or pos in allowed or (isinstance(value, tuple) and not any(value)):
-                continue
-            ref = seg.ref(pos)
-            text = value if isinstance(value, str) else ":".join(value)
-            self.refuse(seg, ref, _ELEMENT_NAMES.get(ref, "an element"), pos, text)
-
-    def only_components(self, seg: Segment, pos: int, allowed: Iterable[int]) -> None:
-        ok = set(allowed)
-        for sub, value in enumerate(seg.components(pos), start=1):
-            if value and sub not in ok:
-                ref = seg.ref(pos, sub)
-                self.refuse(seg, ref, _ELEMENT_NAMES.get(ref, "a component"), pos, value, sub)
-
-    def refuse_segment(self, seg: Segment, d: SegDef, loop: Loop) -> None:
-        key = d.id if d.quals is None else f"{d.id}*{_qualifier(seg, d.qpos)}"
-        self.refuse(seg, key, f"{d.name}, loop {loop.id}")
-
     # -- element parsers ----------------------------------------------------------------------------
-
-    def required(self, seg: Segment, pos: int, what: str) -> str:
-        value = seg.text(pos)
-        if not value:
-            raise self.err(seg, f"{what} is required", pos)
-        return value
-
-    def date(self, seg: Segment, pos: int, value: str | None = None) -> dt.date:
-        text = seg.text(pos) if value is None else value
-        known = self.days.get(text)
-        if known is not None:
-            return known
-        if not _D8.fullmatch(text):
-            raise self.err(seg, f"{text!r} is not a date (CCYYMMDD)", pos)
-        try:
-            day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        except ValueError:
-            raise self.err(seg, f"{text!r} is not a valid date", pos) from None
-        self.days[text] = day
-        return day
-
-    def dates(self, seg: Segment, formats: tuple[str, ...]) -> tuple[dt.date, dt.date | None, dt.time | None]:
-        """DTP02/DTP03: D8 -> (date, None, None), RD8 -> (from, to, None), DT -> (date, None, time)."""
-        fmt = seg.text(2)
-        if fmt not in formats:
-            raise self.err(seg, f"is {fmt or '(empty)'}; here it must be {' or '.join(formats)}", 2)
-        self.only(seg, (1, 2, 3))
-        value = seg.text(3)
-        if fmt == "D8":
-            return self.date(seg, 3, value), None, None
-        if fmt == "RD8":
-            start, sep, end = value.partition("-")
-            if not sep:
-                raise self.err(seg, f"{value!r} is not a date range (CCYYMMDD-CCYYMMDD)", 3)
-            return self.date(seg, 3, start), self.date(seg, 3, end), None
-        if fmt == "DT":
-            if len(value) != 12 or not value.isdigit():
-                raise self.err(seg, f"{value!r} is not a date and time (CCYYMMDDHHMM)", 3)
-            return self.date(seg, 3, value[:8]), None, self.hhmm(seg, 3, value[8:])
-        raise AssertionError(fmt)  # pragma: no cover
-
-    def hhmm(self, seg: Segment, pos: int, value: str) -> dt.time:
-        if len(value) != 4 or not value.isdigit() or int(value[:2]) > 23 or int(value[2:]) > 59:
-            raise self.err(seg, f"{value!r} is not a time (HHMM)", pos)
-        return dt.time(int(value[:2]), int(value[2:]))
-
-    def money(self, seg: Segment, pos: int, sub: int | None = None, *, required: bool = True) -> Decimal | None:
-        text = seg.text(pos) if sub is None else seg.component(pos, sub)
-        known = self.amounts.get(text)
-        if known is not None:
-            return known
-        if not text:
-            if required:
-                raise self.err(seg, "the amount is required", pos, sub)
-            return None
-        if not _REAL.fullmatch(text):
-            raise self.err(seg, f"{text!r} is not an amount", pos, sub)
-        try:
-            amount = money(text)
-        except MedbillError as exc:
-            raise self.err(seg, exc.message, pos, sub) from None
-        self.amounts[text] = amount
-        return amount
-
-    def decimal(self, seg: Segment, pos: int, *, default: Decimal | None = None) -> Decimal:
-        text = seg.text(pos)
-        if not text:
-            if default is not None:
-                return default
-            raise self.err(seg, "the quantity is required", pos)
-        if not _REAL.fullmatch(text):
-            raise self.err(seg, f"{text!r} is not a number", pos)
-        try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-            raise self.err(seg, f"{text!r} is not a number", pos) from None
-
-    def enum(self, cls: type[E], seg: Segment, pos: int, what: str, sub: int | None = None) -> E:
-        value = seg.text(pos) if sub is None else seg.component(pos, sub)
-        member = cls._value2member_map_.get(value)
-        if member is not None:
-            return member  # type: ignore[return-value]
-        try:
-            return cls(value)
-        except ValueError:
-            members = ", ".join(str(m.value) for m in cls)
-            if not value:
-                raise self.err(seg, f"{what} is required ({members})", pos, sub) from None
-            raise self.err(seg, f"{value!r} is not a {what} medbill claims carry ({members})", pos, sub) from None
-
-    def code(self, seg: Segment, system: CodeSystem, text: str, pos: int, sub: int | None = None) -> Code:
-        key = (system, text)
-        known = self.codes.get(key)
-        if known is not None:
-            return known
-        try:
-            code = Code.parse(text, system=system)
-        except MedbillError as exc:
-            raise self.err(seg, exc.message, pos, sub) from None
-        self.codes[key] = code
-        return code
 
     def service_code(self, seg: Segment, pos: int) -> tuple[Code, tuple[Code, ...], str | None]:
         """A procedure composite (SV101, SV202, SVD03): HC qualifier, code, up to 4 modifiers, description."""
@@ -1490,52 +979,7 @@ class _Mapper:
         sex = self.enum(Sex, seg, 3, "sex code") if seg.text(3) else None
         return dob, sex
 
-    def cas(self, seg: Segment) -> list[ClaimAdjustment]:
-        group = self.enum(AdjustmentGroup, seg, 1, "claim adjustment group code")
-        out: list[ClaimAdjustment] = []
-        for pos in range(2, 20, 3):
-            reason = seg.text(pos)
-            if not reason:
-                if seg.text(pos + 1) or seg.text(pos + 2):
-                    raise self.err(seg, "an adjustment amount or quantity without its reason code", pos)
-                continue
-            amount = self.money(seg, pos + 1)
-            assert amount is not None
-            quantity = self.decimal(seg, pos + 2) if seg.text(pos + 2) else None
-            out.append(
-                ClaimAdjustment(
-                    group=group,
-                    reason=self.code(seg, CodeSystem.CARC, reason, pos),
-                    amount=amount,
-                    quantity=quantity,
-                )
-            )
-        if not out:
-            raise self.err(seg, "a CAS needs at least one reason code and amount", 2)
-        if len(seg.elements) > 19:
-            self.only(seg, range(1, 20))
-        return out
-
-    def ref(self, seg: Segment) -> str:
-        self.only(seg, (1, 2))
-        return self.required(seg, 2, "REF02 (the reference)")
-
     # -- loops --------------------------------------------------------------------------------------
-
-    def walk(self, loop: Loop) -> Iterable[tuple[Segment, SegDef]]:
-        """The loop's own segments with their definitions, refusing the ones not carried."""
-        for seg, d in zip(loop.segments, loop.defs, strict=True):
-            if d.tag is None:
-                self.refuse_segment(seg, d, loop)
-                continue
-            yield seg, d
-
-    def carried_children(self, loop: Loop) -> Iterable[Loop]:
-        for child in loop.children:
-            if not child.definition.carried:
-                self.refuse(child.start, child.id, f"{child.definition.name}: the whole loop")
-                continue
-            yield child
 
     def header(self, root: Loop) -> None:
         for seg, d in self.walk(root):
