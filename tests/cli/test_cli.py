@@ -111,7 +111,7 @@ def test_readme_commands_exist() -> None:
     text = README.read_text()
     known = {" ".join(p) for p, _ in _commands(main)}
     used = set()
-    for m in re.finditer(r"(?m)^\$? ?medbill ((?:[a-z][a-z0-9-]* ?){1,2})", text):
+    for m in re.finditer(r"(?m)^\$? ?medbill ((?:[a-z0-9][a-z0-9-]* ?){1,2})", text):
         words = m.group(1).split()
         for n in (2, 1):
             if " ".join(words[:n]) in known:
