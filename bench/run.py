@@ -21,7 +21,7 @@ from typing import cast
 BENCH_DIR = Path(__file__).resolve().parent
 
 # bench/<name>.py, run in this order
-BENCHMARKS: tuple[str, ...] = ("speed", "search_quality", "x12_speed", "remit_speed")
+BENCHMARKS: tuple[str, ...] = ("speed", "search_quality", "x12_speed", "remit_speed", "scrub_speed")
 
 
 def load(name: str) -> ModuleType:
