@@ -14,7 +14,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medbill.cli import claim, codes, data, data_fetch, paper, remit, scrub, x12
+    from medbill.cli import claim, codes, data, data_fetch, paper, remit, scrub, simulate, x12
 
     codes.register(main)
     data.register(main)
@@ -24,6 +24,7 @@ def _register() -> None:
     paper.register(main)
     claim.register(main)
     remit.register(main)
+    simulate.register(main)
 
 
 _register()
