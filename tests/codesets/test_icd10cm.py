@@ -25,7 +25,7 @@ from medbill.codesets.records import BLOCK, CATEGORY, CHAPTER, CODE, NOTE_KINDS,
 from medbill.core.codes import CodeSystem
 from medbill.core.errors import SourceFileError
 
-EXCERPT = Path(__file__).parent / "data" / "icd10cm_tabular_excerpt.xml"
+EXCERPT = Path(__file__).parent / "data" / "tabular_excerpt_fy2026.xml"
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Physician Fee Schedule: the PPRRVU and GPCI files, and the payment formula.
 
-``data/pprrvu_cms_layout_sample.csv`` is the ten header lines and nine data rows of the RVU26C
+``data/rvu_file_cms_layout_sample.csv`` is the ten header lines and nine data rows of the RVU26C
 ``PPRRVU2026_Jul_nonQPP`` file (descriptors blanked for CPT codes, as in MEDBILL_SOURCE_DIR).
 """
 
@@ -17,7 +17,7 @@ from medbill.codesets.records import GpciRow, RvuRow
 from medbill.core.errors import SourceFileError
 
 DATA = Path(__file__).parent / "data"
-RVU_SAMPLE = DATA / "pprrvu_cms_layout_sample.csv"
+RVU_SAMPLE = DATA / "rvu_file_cms_layout_sample.csv"
 RVU_NAME = "PPRRVU2026_Jul_nonQPP_no_cpt_descriptors.csv"
 CPT_LIKE = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "D")
 
