@@ -31,7 +31,6 @@ lines continue on further pages, each page a complete form ("PAGE n OF m" above 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 from collections.abc import Iterable, Sequence
 
@@ -51,7 +50,6 @@ from medbill.core.claim import (
     Sex,
     TaxIdType,
 )
-from medbill.core.errors import MedbillError
 from medbill.core.money import sum_money
 from medbill.paper.layout import (
     INCH,
@@ -60,10 +58,10 @@ from medbill.paper.layout import (
     Sheet,
     digits,
     name_part,
-    new_canvas,
     person_name,
     plain,
     quantity,
+    render_pdf,
     split_money,
 )
 
@@ -124,26 +122,17 @@ def render_cms1500(claims: Iterable[Claim], *, form: bool = True) -> bytes:
     for pre-printed forms. Raises ``PaperFormError`` (naming the claim id) for an institutional claim,
     more than 12 diagnoses, or an amount or code too long for its box, before anything is drawn.
     """
-    batch = tuple(claims)
-    if not batch:
-        raise MedbillError("no claims to print")
-    for claim in batch:
-        _check(claim)
-    buffer = io.BytesIO()
-    canvas = new_canvas(buffer, "CMS-1500 (02/12) claims")
-    if form:  # the form is drawn once and placed on every page
-        canvas.beginForm("cms1500")
-        _draw_form(Sheet(canvas, GRID, form=True))
-        canvas.endForm()
-    for claim in batch:
-        pages = cms1500_pages(claim)
-        for page in range(pages):
-            if form:
-                canvas.doForm("cms1500")
-            _fill(Sheet(canvas, GRID, form=form), claim, page, pages)
-            canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+    return render_pdf(
+        claims,
+        title="CMS-1500 (02/12) claims",
+        form_name="cms1500",
+        grid=GRID,
+        form=form,
+        check=_check,
+        pages_of=cms1500_pages,
+        draw_form=_draw_form,
+        fill=_fill,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -362,3 +362,39 @@ def new_canvas(buffer: io.BytesIO, title: str) -> Any:
     canvas.setCreator("medbill")
     canvas.setSubject("paper claim")
     return canvas
+
+
+def render_pdf(
+    claims: Iterable[Any],
+    *,
+    title: str,
+    form_name: str,
+    grid: Grid,
+    form: bool,
+    check: Callable[[Any], None],
+    pages_of: Callable[[Any], int],
+    draw_form: Callable[[Sheet], None],
+    fill: Callable[[Sheet, Any, int, int], None],
+) -> bytes:
+    """The render loop both forms share: check every claim before drawing anything, draw the form once
+    (when ``form``) and place it on every page, fill each claim's pages in order."""
+    batch = tuple(claims)
+    if not batch:
+        raise MedbillError("no claims to print")
+    for claim in batch:
+        check(claim)
+    buffer = io.BytesIO()
+    canvas = new_canvas(buffer, title)
+    if form:
+        canvas.beginForm(form_name)
+        draw_form(Sheet(canvas, grid, form=True))
+        canvas.endForm()
+    for claim in batch:
+        pages = pages_of(claim)
+        for page in range(pages):
+            if form:
+                canvas.doForm(form_name)
+            fill(Sheet(canvas, grid, form=form), claim, page, pages)
+            canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()

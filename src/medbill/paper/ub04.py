@@ -32,7 +32,6 @@ FL78-79 other operating (ZZ), referring (DN), rendering (82), FL80 the claim not
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 from collections.abc import Iterable
 from decimal import Decimal
@@ -49,7 +48,6 @@ from medbill.core.claim import (
     Responsibility,
     ServiceLine,
 )
-from medbill.core.errors import MedbillError
 from medbill.core.money import sum_money
 from medbill.paper.layout import (
     Grid,
@@ -57,10 +55,10 @@ from medbill.paper.layout import (
     Sheet,
     digits,
     name_part,
-    new_canvas,
     person_name,
     plain,
     quantity,
+    render_pdf,
     split_money,
     wrap,
 )
@@ -133,26 +131,17 @@ def render_ub04(claims: Iterable[Claim], *, form: bool = True) -> bytes:
     for pre-printed forms. Raises ``PaperFormError`` (naming the claim id) for a professional claim or
     more codes, payers or providers than the form has locators for, before anything is drawn.
     """
-    batch = tuple(claims)
-    if not batch:
-        raise MedbillError("no claims to print")
-    for claim in batch:
-        _check(claim)
-    buffer = io.BytesIO()
-    canvas = new_canvas(buffer, "UB-04 (CMS-1450) claims")
-    if form:  # the form is drawn once and placed on every page
-        canvas.beginForm("ub04")
-        _draw_form(Sheet(canvas, GRID, form=True))
-        canvas.endForm()
-    for claim in batch:
-        pages = ub04_pages(claim)
-        for page in range(pages):
-            if form:
-                canvas.doForm("ub04")
-            _fill(Sheet(canvas, GRID, form=form), claim, page, pages)
-            canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+    return render_pdf(
+        claims,
+        title="UB-04 (CMS-1450) claims",
+        form_name="ub04",
+        grid=GRID,
+        form=form,
+        check=_check,
+        pages_of=ub04_pages,
+        draw_form=_draw_form,
+        fill=_fill,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

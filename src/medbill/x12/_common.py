@@ -691,3 +691,22 @@ class ValueReader:
                 self.refuse(child.start, child.id, f"{child.definition.name}: the whole loop")
                 continue
             yield child
+
+
+def transaction_version(
+    tx: TransactionSet, *, set_id: str, reader: str, what: str, versions: frozenset[str], guide: str
+) -> str:
+    """The implementation guide of one transaction set: ST01 must be ``set_id``; ST03 (or GS08) must be
+    one of ``versions`` and, when both are present, agree. Errors name the segment and element."""
+    st = tx.st
+    if st.text(1) != set_id:
+        raise st.error(f"is {st.text(1) or '(empty)'}: {reader} reads {what}", 1)
+    gs08, st03 = tx.gs.text(8), st.text(3)
+    if st03 and gs08 and st03 != gs08:
+        raise st.error(f"ST03 {st03} differs from GS08 {gs08} (segment {tx.gs.index})", 3)
+    version = st03 or gs08
+    if version not in versions:
+        raise (st if st03 else tx.gs).error(
+            f"version {version or '(empty)'} is not the {set_id} guide {guide}", 3 if st03 else 8
+        )
+    return version

@@ -62,7 +62,7 @@ from medbill.core.remit import (
     Remittance,
     ServicePayment,
 )
-from medbill.x12._common import ANY, Loop, LoopDef, S, ValueReader, structure
+from medbill.x12._common import ANY, Loop, LoopDef, S, ValueReader, structure, transaction_version
 from medbill.x12.tokenizer import (
     Segment,
     TransactionSet,
@@ -230,18 +230,9 @@ class Transaction835:
 
 
 def _version(tx: TransactionSet) -> str:
-    st = tx.st
-    if st.text(1) != "835":
-        raise st.error(f"is {st.text(1) or '(empty)'}: read_835 reads 835 remittance transactions", 1)
-    gs08, st03 = tx.gs.text(8), st.text(3)
-    if st03 and gs08 and st03 != gs08:
-        raise st.error(f"ST03 {st03} differs from GS08 {gs08} (segment {tx.gs.index})", 3)
-    version = st03 or gs08
-    if version not in VERSIONS:
-        raise (st if st03 else tx.gs).error(
-            f"version {version or '(empty)'} is not the 835 guide 005010X221A1", 3 if st03 else 8
-        )
-    return version
+    return transaction_version(
+        tx, set_id="835", reader="read_835", what="835 remittance transactions", versions=VERSIONS, guide="005010X221A1"
+    )
 
 
 def parse_835(text: str, *, check_totals: bool = True) -> list[Transaction835]:

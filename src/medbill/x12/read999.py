@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from medbill.core.remit import AckStatus, FunctionalAck, TransactionAck
-from medbill.x12._common import ANY, Loop, LoopDef, S, ValueReader, structure
+from medbill.x12._common import ANY, Loop, LoopDef, S, ValueReader, structure, transaction_version
 from medbill.x12.tokenizer import (
     Segment,
     TransactionSet,
@@ -188,18 +188,14 @@ class Transaction999:
 
 
 def _version(tx: TransactionSet) -> str:
-    st = tx.st
-    if st.text(1) != "999":
-        raise st.error(f"is {st.text(1) or '(empty)'}: read_999 reads 999 implementation acknowledgments", 1)
-    gs08, st03 = tx.gs.text(8), st.text(3)
-    if st03 and gs08 and st03 != gs08:
-        raise st.error(f"ST03 {st03} differs from GS08 {gs08} (segment {tx.gs.index})", 3)
-    version = st03 or gs08
-    if version not in VERSIONS:
-        raise (st if st03 else tx.gs).error(
-            f"version {version or '(empty)'} is not the 999 guide 005010X231A1", 3 if st03 else 8
-        )
-    return version
+    return transaction_version(
+        tx,
+        set_id="999",
+        reader="read_999",
+        what="999 implementation acknowledgments",
+        versions=VERSIONS,
+        guide="005010X231A1",
+    )
 
 
 def parse_999(text: str, *, check_totals: bool = True) -> list[Transaction999]:
