@@ -53,6 +53,10 @@ def built_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from medbill.codesets.build import build
 
+    prebuilt = os.environ.get("MEDBILL_TEST_REFDATA")
+    if prebuilt and Path(prebuilt).is_file():
+        # developers' shortcut: a store already built by `medbill data build` (never set in CI)
+        return Path(prebuilt)
     path = tmp_path_factory.mktemp("refdata") / "refdata.sqlite"
     results = build(path, source_dir=_source_dir())
     failed = [r for r in results if r.status == "failed"]
