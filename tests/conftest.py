@@ -71,3 +71,57 @@ def store(built_store_path: Path):  # type: ignore[no-untyped-def]
     s = RefStore.open(built_store_path)
     yield s
     s.close()
+
+
+# ------------------------------------------------------------------------------ practice database
+def _postgres_url() -> str | None:
+    return os.environ.get("MEDBILL_TEST_DATABASE_URL") or None
+
+
+def _fresh_postgres(url: str) -> None:
+    """Empty the test PostgreSQL database (one schema, dropped and recreated)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A migrated, empty practice database: an SQLCipher file, and PostgreSQL when configured.
+
+    PostgreSQL runs where ``MEDBILL_TEST_DATABASE_URL`` is set (``.ci/run`` starts a server and sets it).
+    """
+    from medbill.store.db import Database
+    from medbill.store.keys import KeyRing
+
+    ring = KeyRing.generate(tmp_path / "keys.json")
+    ring.save()
+    if request.param == "sqlite":
+        database = Database(keyring=ring, path=tmp_path / "medbill.db")
+    else:
+        url = _postgres_url()
+        if url is None:
+            pytest.skip("MEDBILL_TEST_DATABASE_URL is not set: no PostgreSQL server for this run")
+        _fresh_postgres(url)
+        database = Database(keyring=ring, url=url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The default backend only (SQLCipher file), for tests about the file itself."""
+    from medbill.store.db import Database
+    from medbill.store.keys import KeyRing
+
+    ring = KeyRing.generate(tmp_path / "keys.json")
+    ring.save()
+    database = Database(keyring=ring, path=tmp_path / "medbill.db")
+    database.migrate()
+    yield database
+    database.dispose()

@@ -1,0 +1,1 @@
+"""The practice database: models, keys, encryption, repositories, audit log."""
