@@ -101,13 +101,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyp
     ring = KeyRing.generate(tmp_path / "keys.json")
     ring.save()
     if request.param == "sqlite":
-        database = Database(keyring=ring, path=tmp_path / "medbill.db")
+        database = Database(keyring=ring, path=tmp_path / "medbill.db", audit_anchor=tmp_path / "audit-anchor.json")
     else:
         url = _postgres_url()
         if url is None:
             pytest.skip("MEDBILL_TEST_DATABASE_URL is not set: no PostgreSQL server for this run")
         _fresh_postgres(url)
-        database = Database(keyring=ring, url=url)
+        database = Database(keyring=ring, url=url, audit_anchor=tmp_path / "audit-anchor.json")
     database.migrate()
     yield database
     database.dispose()
@@ -121,7 +121,7 @@ def sqlite_db(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     ring = KeyRing.generate(tmp_path / "keys.json")
     ring.save()
-    database = Database(keyring=ring, path=tmp_path / "medbill.db")
+    database = Database(keyring=ring, path=tmp_path / "medbill.db", audit_anchor=tmp_path / "audit-anchor.json")
     database.migrate()
     yield database
     database.dispose()

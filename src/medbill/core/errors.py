@@ -31,6 +31,34 @@ class PermissionDenied(MedbillError):
     code = "permission_denied"
 
 
+class AuthenticationRequired(MedbillError):
+    """No valid session: missing, expired, idle too long, revoked, or MFA not yet passed."""
+
+    code = "authentication_required"
+
+
+class Conflict(MedbillError):
+    """The request conflicts with the current state (a duplicate, a stale version, a wrong status)."""
+
+    code = "conflict"
+
+
+class ValidationFailed(MedbillError):
+    """Input that breaks a rule of the operation, with the field it concerns."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
 class CodeSetError(MedbillError):
     """A code-set problem: unknown code, bad format, reference data missing."""
 

@@ -43,6 +43,7 @@ class Database:
         path: Path | None = None,
         sqlcipher: bool = True,
         encrypt_columns: bool = True,
+        audit_anchor: Path | None = None,
         echo: bool = False,
     ) -> None:
         if (url is None) == (path is None):
@@ -50,6 +51,7 @@ class Database:
         self.keyring = keyring
         self.cipher = FieldCipher(keyring, enabled=encrypt_columns)
         self.path = path
+        self.audit_anchor = audit_anchor  # the audit chains' heads, kept outside the database
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             if sqlcipher:
@@ -76,9 +78,10 @@ class Database:
     def from_settings(cls, settings: Settings, *, create_keys: bool = True) -> Database:
         key_file = settings.key_file or settings.home / "keys.json"
         ring = load_or_create_keyring(key_file, db_key_override=settings.db_key, create=create_keys)
+        anchor = settings.audit_anchor or settings.home / "audit-anchor.json"
         if settings.database_url:
-            return cls(keyring=ring, url=settings.database_url)
-        return cls(keyring=ring, path=settings.database_path or settings.home / "medbill.db")
+            return cls(keyring=ring, url=settings.database_url, audit_anchor=anchor)
+        return cls(keyring=ring, path=settings.database_path or settings.home / "medbill.db", audit_anchor=anchor)
 
     def _sqlite_events(self) -> None:
         @event.listens_for(self.engine, "connect")

@@ -533,6 +533,15 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditHead(Base):
+    """The head of each audit chain (locked ``FOR UPDATE`` while appending, so a chain never forks)."""
+
+    __tablename__ = "audit_head"
+    chain: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 Index("ix_claim_practice_status", ClaimRecord.practice_id, ClaimRecord.status, ClaimRecord.id)
 Index("ix_encounter_practice_status", Encounter.practice_id, Encounter.status, Encounter.id)
 Index("ix_ledger_practice_claim", LedgerEntryRecord.practice_id, LedgerEntryRecord.claim_id)

@@ -1,14 +1,15 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-11-27 01:56:45.354878
+Revises: (none)
+Create Date: 2026-11-27 01:58:33.664248
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -37,6 +38,13 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
         sa.UniqueConstraint("chain", "seq", name=op.f("uq_audit_event_chain_seq")),
+    )
+    op.create_table(
+        "audit_head",
+        sa.Column("chain", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("chain", name=op.f("pk_audit_head")),
     )
     op.create_table(
         "practice",
@@ -785,5 +793,6 @@ def downgrade() -> None:
 
     op.drop_table("acknowledgment")
     op.drop_table("practice")
+    op.drop_table("audit_head")
     op.drop_table("audit_event")
     # ### end Alembic commands ###
