@@ -21,7 +21,15 @@ from typing import cast
 BENCH_DIR = Path(__file__).resolve().parent
 
 # bench/<name>.py, run in this order
-BENCHMARKS: tuple[str, ...] = ("speed", "search_quality", "x12_speed", "remit_speed", "scrub_speed")
+BENCHMARKS: tuple[str, ...] = (
+    "speed",
+    "search_quality",
+    "x12_speed",
+    "remit_speed",
+    "post_speed",
+    "scrub_speed",
+    "codiesp_eval",
+)
 
 
 def load(name: str) -> ModuleType:

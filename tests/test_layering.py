@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "medbill"
-DOMAIN = ["core", "codesets", "coding", "scrub", "x12", "ledger"]
+DOMAIN = ["core", "codesets", "coding", "scrub", "x12", "ledger", "interop"]
 FORBIDDEN = (
     "sqlalchemy",
     "fastapi",

@@ -14,7 +14,23 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medbill.cli import claim, codes, data, data_fetch, paper, remit, scrub, simulate, x12
+    from medbill.cli import (
+        audit,
+        claim,
+        claims_db,
+        codes,
+        data,
+        data_fetch,
+        db,
+        paper,
+        records,
+        remit,
+        scrub,
+        simulate,
+        suggest,
+        users,
+        x12,
+    )
 
     codes.register(main)
     data.register(main)
@@ -25,6 +41,12 @@ def _register() -> None:
     claim.register(main)
     remit.register(main)
     simulate.register(main)
+    users.register(main)
+    records.register(main)
+    audit.register(main)
+    db.register(main)
+    claims_db.register(main)
+    suggest.register(main)
 
 
 _register()

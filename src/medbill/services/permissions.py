@@ -140,7 +140,6 @@ _MATRIX: dict[Role, frozenset[Permission]] = {
             P.PRACTICE_ADMIN,
             P.REFERENCE_LOAD,
             P.BREAK_GLASS,
-            P.PAYER_READ,
         }
     ),
 }

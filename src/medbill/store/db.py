@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from medbill.settings import Settings
 from medbill.store.crypto import FieldCipher
@@ -60,7 +61,9 @@ class Database:
                 )
             else:  # benchmarks only: the "encryption off" comparison
                 sa_url = URL.create("sqlite+pysqlite", database=str(path))
-            self.engine: Engine = create_engine(sa_url, echo=echo)
+            # a pool of real connections (SQLAlchemy's SQLite default, one per thread up to 5, breaks with more
+            # threads than that); each connection is keyed and set up by the connect event below
+            self.engine: Engine = create_engine(sa_url, echo=echo, poolclass=QueuePool, pool_size=8, max_overflow=24)
             self.kind = "sqlite"
             self._sqlite_events()
         else:

@@ -308,6 +308,13 @@ class TradingPartner(Timestamped, Base):
     gs_receiver: Mapped[str] = mapped_column(String(15))
     usage: Mapped[str] = mapped_column(String(1), default="T")  # ISA15: T test, P production
     submission_folder: Mapped[str | None] = mapped_column(String(255))
+    # 837 1000A/1000B (services.claims): the billing office, not a patient - no PHI
+    submitter_name: Mapped[str | None] = mapped_column(String(60))  # 1000A NM103 (default: practice name)
+    submitter_id: Mapped[str | None] = mapped_column(String(80))  # 1000A NM109 ETIN (default: sender_id)
+    contact_name: Mapped[str | None] = mapped_column(String(60))  # 1000A PER02
+    contact_phone: Mapped[str | None] = mapped_column(String(20))  # 1000A PER TE
+    contact_email: Mapped[str | None] = mapped_column(String(80))  # 1000A PER EM
+    receiver_name: Mapped[str | None] = mapped_column(String(60))  # 1000B NM103 (default: name)
 
 
 class SubmissionBatch(Base):
@@ -427,6 +434,12 @@ class PostingRecord(Base):
     remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittance.id"))
     posted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     posted_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # store.ledger_sql: TRN03/TRN02 are payment identifiers (not PHI), kept plain for the duplicate rule;
+    # key_doc = {"source", "parts", "fingerprint"}: the posting key (CLP01 inside) and raw fingerprint, encrypted
+    payer_trace_id: Mapped[str | None] = mapped_column(String(80))
+    trace_number: Mapped[str | None] = mapped_column(String(80))
+    key_doc: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("posting.key_doc"))
+    duplicate_approved: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class LedgerEntryRecord(Base):
@@ -451,12 +464,15 @@ class LedgerEntryRecord(Base):
     reference: Mapped[str | None] = mapped_column(EncryptedText("ledger_entry.reference"))
     source: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("ledger_entry.source"))  # ledger.Source
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    related_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claim.id"))  # PLB take-back: the claim named
+    memo: Mapped[str | None] = mapped_column(EncryptedText("ledger_entry.memo"))
 
 
 class WorkItem(Base):
     """Something a person must look at: an unmatched remittance item, a suspected duplicate, a rejection."""
 
     __tablename__ = "work_item"
+    __table_args__ = (UniqueConstraint("practice_id", "dedupe_key"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
     queue: Mapped[str] = mapped_column(String(24), index=True)  # unmatched_claim, unmatched_line, duplicate ...
@@ -467,6 +483,8 @@ class WorkItem(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # one item per remittance item however often the 835 is posted: sha256 of queue + TRN03/TRN02 + position
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Document(Base):
@@ -545,6 +563,7 @@ class AuditHead(Base):
 Index("ix_claim_practice_status", ClaimRecord.practice_id, ClaimRecord.status, ClaimRecord.id)
 Index("ix_encounter_practice_status", Encounter.practice_id, Encounter.status, Encounter.id)
 Index("ix_ledger_practice_claim", LedgerEntryRecord.practice_id, LedgerEntryRecord.claim_id)
+Index("ix_audit_event_at", AuditEvent.at)  # audit report by date range
 
 
 # --------------------------------------------------------------------------------------------- blind indexes

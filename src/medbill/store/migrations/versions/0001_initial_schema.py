@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-27 01:58:33.664248
+Create Date: 2026-11-27 02:31:16.873559
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
         sa.UniqueConstraint("chain", "seq", name=op.f("uq_audit_event_chain_seq")),
     )
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_event_at", ["at"], unique=False)
+
     op.create_table(
         "audit_head",
         sa.Column("chain", sa.Integer(), autoincrement=False, nullable=False),
@@ -215,6 +218,12 @@ def upgrade() -> None:
         sa.Column("gs_receiver", sa.String(length=15), nullable=False),
         sa.Column("usage", sa.String(length=1), nullable=False),
         sa.Column("submission_folder", sa.String(length=255), nullable=True),
+        sa.Column("submitter_name", sa.String(length=60), nullable=True),
+        sa.Column("submitter_id", sa.String(length=80), nullable=True),
+        sa.Column("contact_name", sa.String(length=60), nullable=True),
+        sa.Column("contact_phone", sa.String(length=20), nullable=True),
+        sa.Column("contact_email", sa.String(length=80), nullable=True),
+        sa.Column("receiver_name", sa.String(length=60), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["practice_id"], ["practice.id"], name=op.f("fk_trading_partner_practice_id_practice")),
@@ -573,6 +582,10 @@ def upgrade() -> None:
         sa.Column("remittance_id", sa.Integer(), nullable=True),
         sa.Column("posted_at", sa.DateTime(), nullable=False),
         sa.Column("posted_by", sa.Integer(), nullable=True),
+        sa.Column("payer_trace_id", sa.String(length=80), nullable=True),
+        sa.Column("trace_number", sa.String(length=80), nullable=True),
+        sa.Column("key_doc", sa.Text(), nullable=False),
+        sa.Column("duplicate_approved", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["posted_by"], ["app_user.id"], name=op.f("fk_posting_posted_by_app_user")),
         sa.ForeignKeyConstraint(["practice_id"], ["practice.id"], name=op.f("fk_posting_practice_id_practice")),
         sa.ForeignKeyConstraint(["remittance_id"], ["remittance.id"], name=op.f("fk_posting_remittance_id_remittance")),
@@ -626,10 +639,15 @@ def upgrade() -> None:
         sa.Column("reference", sa.Text(), nullable=True),
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("related_claim_id", sa.Integer(), nullable=True),
+        sa.Column("memo", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["claim_id"], ["claim.id"], name=op.f("fk_ledger_entry_claim_id_claim")),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_ledger_entry_patient_id_patient")),
         sa.ForeignKeyConstraint(["posting_id"], ["posting.id"], name=op.f("fk_ledger_entry_posting_id_posting")),
         sa.ForeignKeyConstraint(["practice_id"], ["practice.id"], name=op.f("fk_ledger_entry_practice_id_practice")),
+        sa.ForeignKeyConstraint(
+            ["related_claim_id"], ["claim.id"], name=op.f("fk_ledger_entry_related_claim_id_claim")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entry")),
     )
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
@@ -651,6 +669,7 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(), nullable=True),
         sa.Column("resolved_by", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(["claim_id"], ["claim.id"], name=op.f("fk_work_item_claim_id_claim")),
         sa.ForeignKeyConstraint(["practice_id"], ["practice.id"], name=op.f("fk_work_item_practice_id_practice")),
         sa.ForeignKeyConstraint(
@@ -658,6 +677,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["resolved_by"], ["app_user.id"], name=op.f("fk_work_item_resolved_by_app_user")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_work_item")),
+        sa.UniqueConstraint("practice_id", "dedupe_key", name=op.f("uq_work_item_practice_id_dedupe_key")),
     )
     with op.batch_alter_table("work_item", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_work_item_practice_id"), ["practice_id"], unique=False)
@@ -794,5 +814,8 @@ def downgrade() -> None:
     op.drop_table("acknowledgment")
     op.drop_table("practice")
     op.drop_table("audit_head")
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_event_at")
+
     op.drop_table("audit_event")
     # ### end Alembic commands ###

@@ -1,0 +1,289 @@
+"""The mention lexicon: every way the loaded code sets name a condition, as token-key tuples.
+
+Built once per reference store (``lexicon_for(store)`` caches it per store file) from:
+- ICD-10-CM tabular titles of the newest release, with the forms a note uses: without the
+  parenthesised nonessential modifiers, without "unspecified"/"NOS", the head before ", unspecified
+  ...", and without "mellitus";
+- inclusion terms and the store's derived terms (rephrased "with" titles);
+- the Alphabetic Index when one is loaded (entry paths, "Diabetes, type 2, with, ...");
+- HCPCS Level II long descriptions of up to five words (supplies, drugs);
+- the curated abbreviation/synonym lexicon of the search (``codesets/data/lexicon.tsv``): an
+  abbreviation whose expansion is itself a key gets that key's codes ("ckd", "t2dm", "htn").
+It also holds the ICD-10-CM hierarchy (title, kind, parent, children) that code assignment walks,
+and the combination table of the "with" convention: (category of A, category of B) -> the code
+whose title reads "A with B" (E11 + N18 -> E11.22).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from medbill.codesets.refstore import RefStore
+from medbill.codesets.search import lexicon as search_lexicon
+from medbill.codesets.text import fold, stem
+from medbill.coding.text import MATCH_STOPWORDS
+from medbill.core.codes import CodeSystem
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_PARENS = re.compile(r"\s*[\(\[][^)\]]*[\)\]]")
+MAX_KEY = 8
+
+# keys made only of these say nothing on their own ("other disorders", "unspecified")
+GENERIC = frozenset(
+    stem(w)
+    for w in (
+        "other unspecified disease disorder disorders condition conditions status history specified "
+        "type part site left right bilateral acute chronic primary secondary nos nec elsewhere classified "
+        "without complication complications single multiple stage level test tests encounter sequela "
+        "injury abnormal abnormality finding findings body region organ examination of the in and"
+    ).split()
+)
+# source ranks: a lower rank wins a key shared by several codes
+RANK = {"title": 0, "title_short": 1, "inclusion": 2, "index": 2, "derived": 3, "title_head": 4, "alias": 5, "hcpcs": 6}
+
+
+def key_of(text: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in _WORD.findall(fold(text).lower()) if w not in MATCH_STOPWORDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    system: CodeSystem
+    code: str
+    source: str  # title | title_short | title_head | inclusion | index | derived | alias | hcpcs
+    label: str  # the text it came from
+
+
+@dataclass(slots=True)
+class Node:
+    kind: str
+    billable: bool
+    title: str
+    parent: str | None
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Lexicon:
+    terms: dict[tuple[str, ...], list[Entry]]
+    bags: dict[tuple[str, ...], tuple[str, ...]]  # sorted key -> the ordered key (word-order-free match)
+    nodes: dict[str, Node]  # ICD-10-CM hierarchy, newest release
+    combos: dict[tuple[str, str], tuple[str, str]]  # (cat A, cat B) -> (code, title)
+    key_freq: dict[str, int]  # how many keys each token appears in (for idf-like weights)
+    notes: dict[str, list[tuple[str, str]]]  # code -> [(kind, text)] where it stands
+    hcpcs_titles: dict[str, str]
+    _active: dict[date, frozenset[str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def lookup(self, key: tuple[str, ...]) -> list[Entry]:
+        return self.terms.get(key, [])
+
+    def active(self, store: RefStore, on: date) -> frozenset[str]:
+        """ICD-10-CM codes valid (billable) on a date."""
+        with self._lock:
+            hit = self._active.get(on)
+            if hit is None:
+                hit = frozenset(store.active_codes(CodeSystem.ICD10CM, on))
+                if not hit:  # no validity table: the tabular's own billable flags
+                    hit = frozenset(c for c, n in self.nodes.items() if n.billable)
+                self._active[on] = hit
+            return hit
+
+    def category(self, code: str) -> str:
+        return code[:3]
+
+    def title(self, code: str) -> str:
+        node = self.nodes.get(code)
+        return node.title if node else ""
+
+
+_CACHE: dict[str, Lexicon] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def lexicon_for(store: RefStore) -> Lexicon:
+    """The lexicon of a store, built on first use and kept for the process (keyed by the file)."""
+    key = str(store.path) if store.path is not None else f"conn:{id(store.conn)}"
+    with _CACHE_LOCK:
+        lex = _CACHE.get(key)
+        if lex is None:
+            lex = build_lexicon(store)
+            _CACHE[key] = lex
+        return lex
+
+
+def _variants(title: str) -> list[tuple[tuple[str, ...], str]]:
+    out: list[tuple[tuple[str, ...], str]] = [(key_of(title), "title")]
+    bare = _PARENS.sub("", title)
+    out.append((key_of(bare), "title_short"))
+    dropped = tuple(w for w in key_of(bare) if w not in ("unspecified", "nos", "mellitus"))
+    out.append((dropped, "title_short"))
+    if "," in bare:
+        head, _, last = bare.rpartition(",")
+        if "unspecified" in last.lower() or "not elsewhere" in last.lower() or "nos" in last.lower().split():
+            out.append((key_of(head), "title_head"))
+    return [(k, s) for k, s in out if k]
+
+
+def _usable(key: tuple[str, ...]) -> bool:
+    if not key or len(key) > MAX_KEY:
+        return False
+    if all(w in GENERIC or w.isdigit() for w in key):
+        return False
+    return not (len(key) == 1 and len(key[0]) <= 2)
+
+
+def build_lexicon(store: RefStore) -> Lexicon:
+    conn = store.conn
+    terms: dict[tuple[str, ...], list[Entry]] = {}
+    seen: set[tuple[tuple[str, ...], str]] = set()
+
+    def add(key: tuple[str, ...], entry: Entry) -> None:
+        if not _usable(key) or (key, entry.code) in seen:
+            return
+        seen.add((key, entry.code))
+        terms.setdefault(key, []).append(entry)
+
+    # ICD-10-CM hierarchy and titles (newest release of each code)
+    nodes: dict[str, Node] = {}
+    for code, kind, billable, desc, parent in conn.execute(
+        "SELECT c.code, c.kind, c.billable, coalesce(c.long_desc, c.short_desc, ''), c.parent FROM code c"
+        " JOIN release r ON r.id = c.release_id WHERE c.system='ICD10CM' AND r.dataset LIKE 'icd10cm%'"
+        " ORDER BY r.effective_from, r.id"
+    ):
+        nodes[code] = Node(kind, bool(billable), desc, parent)
+    for code, node in nodes.items():
+        if node.parent and node.parent in nodes:
+            nodes[node.parent].children.append(code)
+    for node in nodes.values():
+        node.children.sort()
+    cm = CodeSystem.ICD10CM
+    for code, node in nodes.items():
+        if node.kind in ("chapter", "block") or not node.title:
+            continue
+        if len(code) == 7:
+            continue  # 7th characters are chosen by assignment, not matched from the note
+        for key, source in _variants(node.title):
+            add(key, Entry(cm, code, source, node.title))
+
+    notes: dict[str, list[tuple[str, str]]] = {}
+    newest = {
+        code: rid
+        for code, rid in conn.execute("SELECT code, max(release_id) FROM note WHERE system='ICD10CM' GROUP BY code")
+    }
+    for code, rid, kind, text in conn.execute(
+        "SELECT code, release_id, kind, text FROM note WHERE system='ICD10CM' ORDER BY code, release_id, seq"
+    ):
+        if rid != newest.get(code):
+            continue
+        notes.setdefault(code, []).append((kind, text))
+        if kind == "inclusion" and code in nodes and len(code) < 7:
+            for key, _s in _variants(text)[:2]:
+                add(key, Entry(cm, code, "inclusion", text))
+    for code, term in conn.execute("SELECT code, term FROM derived_term WHERE system='ICD10CM'"):
+        if code in nodes and len(code) < 7:
+            add(key_of(_PARENS.sub("", term)), Entry(cm, code, "derived", term))
+    # the Alphabetic Index, when loaded: each entry path with a code
+    for path, codes in conn.execute("SELECT path, codes FROM index_entry WHERE idx='index' AND codes<>'{}'"):
+        try:
+            printed = json.loads(codes)
+        except ValueError:
+            continue
+        for value in printed.values() if isinstance(printed, dict) else ():
+            code = str(value).replace(".", "").replace("-", "").upper()
+            if code in nodes:
+                add(key_of(_PARENS.sub("", path)), Entry(cm, code, "index", path))
+                break
+    # HCPCS Level II: short enough descriptions to appear in a note (supplies, drugs)
+    hcpcs_titles: dict[str, str] = {}
+    for code, desc in conn.execute(
+        "SELECT code, coalesce(long_desc, short_desc) FROM code WHERE system='HCPCS' AND billable=1"
+    ):
+        if not desc:
+            continue
+        hcpcs_titles[code] = desc
+        key = key_of(_PARENS.sub("", desc))
+        if 2 <= len(key) <= 5:
+            add(key, Entry(CodeSystem.HCPCS, code, "hcpcs", desc))
+
+    for entries in terms.values():
+        entries.sort(
+            key=lambda e: (
+                RANK.get(e.source, 9),
+                0 if nodes.get(e.code, Node("", True, "", None)).billable else 1,
+                len(e.code),
+                e.code,
+            )
+        )
+    _add_aliases(terms)
+    combos = _combinations(nodes, terms)
+    bags: dict[tuple[str, ...], tuple[str, ...]] = {}
+    key_freq: dict[str, int] = {}
+    for key in terms:
+        for w in set(key):
+            key_freq[w] = key_freq.get(w, 0) + 1
+        if 2 <= len(key) <= 4:
+            bags.setdefault(tuple(sorted(key)), key)
+    return Lexicon(terms, bags, nodes, combos, key_freq, notes, hcpcs_titles)
+
+
+def _add_aliases(terms: dict[tuple[str, ...], list[Entry]]) -> None:
+    """Abbreviations and synonyms of the curated lexicon whose expansion is a key."""
+    for raw_key, expansions in search_lexicon().items():
+        if raw_key and raw_key[0] == "=":
+            continue
+        alias = tuple(stem(w) for w in raw_key if w not in MATCH_STOPWORDS)
+        if not alias or alias in terms:
+            continue
+        for exp in expansions:
+            target = key_of(exp)
+            found = terms.get(target)
+            if found:
+                terms[alias] = [Entry(e.system, e.code, "alias", f"{' '.join(raw_key)} → {exp}") for e in found[:3]]
+                break
+
+
+_WITH = re.compile(r"^(?P<head>.+?) with (?P<tail>.+)$", re.IGNORECASE)
+_ADJ = frozenset({"diabetic", "hypertensive", "other", "unspecified"})
+
+
+def _combinations(
+    nodes: dict[str, Node], terms: dict[tuple[str, ...], list[Entry]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(category of the head, category of the "with" part) -> the combination code."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def cats(text: str) -> set[str]:
+        found: set[str] = set()
+        bare = _PARENS.sub("", text)
+        for cand in (bare, bare.split(",")[0]):
+            key = key_of(cand)
+            stripped = tuple(w for w in key if w not in _ADJ and w != "mellitus")
+            for k in (key, stripped, tuple(w for w in key if w != "mellitus")):
+                for e in terms.get(k, ())[:2]:
+                    if e.system is CodeSystem.ICD10CM:
+                        found.add(e.code[:3])
+        return found
+
+    for code, node in sorted(nodes.items(), key=lambda kv: (len(kv[1].title), kv[0])):
+        if not node.billable or len(code) > 6 or " without " in node.title.lower():
+            continue
+        m = _WITH.match(node.title)
+        if not m:
+            continue
+        head_cats = {code[:3]} | cats(m.group("head"))
+        tail = m.group("tail")
+        for tc in cats(tail):
+            for hc in head_cats:
+                if hc != tc and hc == code[:3]:
+                    out.setdefault((hc, tc), (code, node.title))
+    return out
+
+
+def iter_keys(lex: Lexicon) -> Iterable[tuple[str, ...]]:
+    return lex.terms.keys()
