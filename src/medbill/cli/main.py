@@ -23,6 +23,7 @@ def _register() -> None:
         data_fetch,
         db,
         paper,
+        payments,
         records,
         remit,
         scrub,
@@ -40,6 +41,7 @@ def _register() -> None:
     paper.register(main)
     claim.register(main)
     remit.register(main)
+    payments.register(main)
     simulate.register(main)
     users.register(main)
     records.register(main)

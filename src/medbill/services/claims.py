@@ -57,14 +57,16 @@ from medbill.core.finding import Finding, Severity
 from medbill.core.money import money, sum_money
 from medbill.core.remit import AckStatus, ClaimAck, FunctionalAck
 from medbill.ledger import status as st
+from medbill.ledger.actions import charge_batch
 from medbill.scrub import EditTables, OtherLine, PayerRules, PayerRulesError, ScrubContext, scrub
 from medbill.services.context import Actor
 from medbill.services.permissions import Permission
-from medbill.services.schemas import Money, Page
+from medbill.services.schemas import Money, Page, UtcDateTime
 from medbill.services.unit import Operation, operation, require
 from medbill.settings import Settings
 from medbill.store import models as m
 from medbill.store.db import Database
+from medbill.store.ledger_sql import SqlLedger
 from medbill.x12.envelope import MAX_CONTROL_NUMBER, InterchangeSettings, X12WriteError
 from medbill.x12.write837 import Written837, build_837i, build_837p
 
@@ -122,11 +124,11 @@ class ClaimSummary(_View):
     scrub_warnings: int
     batch_id: int | None
     transaction_control: str | None
-    submitted_at: dt.datetime | None
+    submitted_at: UtcDateTime | None
     original_claim_id: int | None
     version: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ClaimView(ClaimSummary):
@@ -164,7 +166,7 @@ class StatusChangeView(_View):
     cause_ref: str | None
     detail: str | None
     user_id: int | None
-    at: dt.datetime
+    at: UtcDateTime
 
 
 class BatchTransactionView(_View):
@@ -182,7 +184,7 @@ class BatchView(_View):
     total_charge: Money
     sha256: str
     status: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
     transactions: list[BatchTransactionView]
     content: str  # the 837 text, for download (PHI)
 
@@ -1121,6 +1123,15 @@ def create_batch(
             r.submitted_at = submitted_at
             transactions.setdefault(st02, []).append(r.id)
         session.flush()
+        # the charges enter the ledger when the claim is first sent (exactly once per claim: keyed on its id),
+        # so that for every claim charges = payments + adjustments + open balance from then on
+        ledger = SqlLedger(session, practice_id=op.practice_id, cipher=db.cipher, posted_by=actor.user_id)
+        ledger.append(
+            [
+                charge_batch(dataclasses.replace(core, id=str(r.id)), on=submitted_at.date())
+                for core, r in zip(cores, rows, strict=True)
+            ]
+        )
         op.ids.extend([f"batch:{batch.id}", *(r.id for r in rows)])
         op.detail = f"{kind} ISA13 {isa13} GS06 {gs06} ST02 {','.join(transactions)}; {len(rows)} claims"
         log.info("batch %s: %s ISA13 %s GS06 %s, %d claims", batch.id, kind, isa13, gs06, len(rows))

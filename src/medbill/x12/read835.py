@@ -17,6 +17,12 @@ one ``X12ParseError`` at the first problem, naming the segment (``segment 21 SVC
    the guide's. ``CLP02`` must be a claim status code of the guide, ``CAS01`` a group code (CO, PR, OA,
    PI: CR is not used in 5010), every CARC and RARC well formed.
 
+Speed: ``read_835`` first tries a single pass specialised for the 835 (see "The fast pass" below: one
+split at the delimiters from the ISA, the 2000/2100/2110 loops checked against tables derived from the
+grammar while the records are built, repeated segments converted once). It never reports an error
+itself: at anything unusual it gives up and the three passes above read the text, so they remain the
+only source of error messages, and a test checks that both give the same records.
+
 A remittance that does not balance is *not* an error: it is read as the payer sent it and
 ``medbill.core.remit.remit_problems`` reports each broken rule (BPR02 = sum of CLP04 - sum of PLB;
 CLP03 - CLP04 = claim and line CAS; SVC02 - SVC03 = line CAS).
@@ -42,10 +48,13 @@ correction and the parts of a split claim share CLP01: posting keys on the posit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Collection
+import types
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from medbill.core.claim import ClaimAdjustment
 from medbill.core.codes import CodeSystem
@@ -64,8 +73,17 @@ from medbill.core.remit import (
 )
 from medbill.x12._common import ANY, Loop, LoopDef, S, ValueReader, structure, transaction_version
 from medbill.x12.tokenizer import (
+    _FILLER,
+    _TRAILING_JUNK,
+    Delimiters,
+    Element,
     Segment,
     TransactionSet,
+    _check_isa,
+    _expect_count,
+    _expect_same,
+    _filler,
+    _read_isa,
     check_control_totals,
     gc_paused,
     read_transactions,
@@ -386,8 +404,23 @@ class _Reader(ValueReader):
     # -- header -------------------------------------------------------------------------------------
 
     def remittance(self, tx: Transaction835) -> Remittance:
-        env = tx.envelope
-        self.loop_of = tx.loop_of
+        fields = self.header_fields(tx.envelope, tx.root, tx.loop_of)
+        claims: list[ClaimPayment] = []
+        summaries: list[ProviderSummary] = []
+        adjustments: list[ProviderAdjustment] = []
+        for child in self.carried_children(tx.root):
+            if child.id == "2000":
+                self.header_group(child, claims, summaries)
+            elif child.id == "PLB":
+                adjustments.extend(self.plb(child.start))
+        fields["claims"] = tuple(claims)
+        fields["provider_summaries"] = tuple(summaries)
+        fields["provider_adjustments"] = tuple(adjustments)
+        return Remittance(**fields)  # type: ignore[arg-type]
+
+    def header_fields(self, env: TransactionSet, root: Loop, loop_of: dict[int, str]) -> dict[str, object]:
+        """The ``Remittance`` fields of the header: envelope, ST-level segments, 1000A payer, 1000B payee."""
+        self.loop_of = loop_of
         self.component = env.delimiters.component
         fields: dict[str, object] = {
             "control_number": env.st.text(2),
@@ -395,7 +428,7 @@ class _Reader(ValueReader):
             "group_control_number": env.gs.text(6) or None,
         }
         references: list[tuple[str, str]] = []
-        for seg, d in self.walk(tx.root):
+        for seg, d in self.walk(root):
             tag = d.tag
             if tag == "bpr":
                 self.bpr(seg, fields)
@@ -412,22 +445,12 @@ class _Reader(ValueReader):
             elif tag == "dtm":
                 fields["production_date"] = self.dtm(seg)
         fields["references"] = tuple(references)
-        claims: list[ClaimPayment] = []
-        summaries: list[ProviderSummary] = []
-        adjustments: list[ProviderAdjustment] = []
-        for child in self.carried_children(tx.root):
+        for child in self.carried_children(root):
             if child.id == "1000A":
                 fields["payer"] = self.party(child, payer=True)
             elif child.id == "1000B":
                 fields["payee"] = self.party(child, payer=False)
-            elif child.id == "2000":
-                self.header_group(child, claims, summaries)
-            elif child.id == "PLB":
-                adjustments.extend(self.plb(child.start))
-        fields["claims"] = tuple(claims)
-        fields["provider_summaries"] = tuple(summaries)
-        fields["provider_adjustments"] = tuple(adjustments)
-        return Remittance(**fields)  # type: ignore[arg-type]
+        return fields
 
     def bpr(self, seg: Segment, fields: dict[str, object]) -> None:
         self.used(seg, 16)
@@ -478,20 +501,27 @@ class _Reader(ValueReader):
     # -- 2000 ---------------------------------------------------------------------------------------
 
     def header_group(self, loop: Loop, claims: list[ClaimPayment], summaries: list[ProviderSummary]) -> None:
+        number = self.header_summary([(seg, d.tag) for seg, d in self.walk(loop)], summaries)
+        for child in self.carried_children(loop):
+            claims.append(self.claim(child, number, len(claims)))
+
+    def header_summary(self, segments: list[tuple[Segment, str | None]], summaries: list[ProviderSummary]) -> str:
+        """LX01 of a 2000 loop from its own segments (LX, TS3, TS2 with their tags); its TS3/TS2 into
+        ``summaries``."""
         number = ""
         ts3: Segment | None = None
         amounts: list[tuple[str, Decimal]] = []
-        for seg, d in self.walk(loop):
-            if d.tag == "lx":
+        for seg, tag in segments:
+            if tag == "lx":
                 self.used(seg, 1)
                 number = self.required(seg, 1, "LX01 (assigned number)")
                 if not number.isdigit():
                     raise self.err(seg, f"{number!r} is not a number", 1)
-            elif d.tag == "ts3":
+            elif tag == "ts3":
                 ts3 = seg
                 self.used(seg, 24, _TS3_NOT_USED)
                 amounts.extend(self.summary_amounts(seg, _TS3_USED[5:]))
-            elif d.tag == "ts2":
+            elif tag == "ts2":
                 self.used(seg, 19)
                 amounts.extend(self.summary_amounts(seg, range(1, 20)))
         if ts3 is not None:
@@ -512,9 +542,8 @@ class _Reader(ValueReader):
                 )
             )
         elif amounts:
-            raise self.err(loop.start, "a TS2 (provider supplemental summary) needs its TS3")
-        for child in self.carried_children(loop):
-            claims.append(self.claim(child, number, len(claims)))
+            raise self.err(segments[0][0], "a TS2 (provider supplemental summary) needs its TS3")
+        return number
 
     def summary_amounts(self, seg: Segment, positions: range | tuple[int, ...]) -> list[tuple[str, Decimal]]:
         out: list[tuple[str, Decimal]] = []
@@ -546,7 +575,7 @@ class _Reader(ValueReader):
             elif sid == "NM1":
                 parties.append(self.nm1(seg))
             elif sid == "DTM":
-                name = _CLAIM_DATES[seg.elements[0]]  # type: ignore[index]  # the grammar matched DTM01
+                name = _CLAIM_DATES[seg.text(1)]  # the grammar matched DTM01 (a composite DTM01 raises)
                 if name in fields:
                     raise self.err(seg, f"a second DTM*{seg.text(1)} in the claim", 1)
                 fields[name] = self.dtm(seg)
@@ -795,6 +824,670 @@ class _Reader(ValueReader):
         return out
 
 
+# ---------------------------------------------------------------------------------------------------
+# The fast pass
+#
+# ``read_835`` first tries one pass specialised for the 835: the text is split once at the segment
+# terminator (delimiters from the ISA, exactly as ``tokenize`` splits it), each segment once at the element
+# separator, and the 2000/2100/2110/PLB loops are checked against tables derived from ``grammar()`` (slots,
+# qualifiers, repeat limits) while their records are built. Segments are converted by the same ``_Reader``
+# methods as the grammar-based pass, memoised by the segment's text (a CAS, DTM, AMT or REF repeats
+# thousands of times in a large remittance); the header (ST to the first LX/PLB) goes through
+# ``structure()`` itself. The fast pass never reports an error: at anything it does not take as the
+# common case (an error, an unusual element, other delimiters in a later interchange ...) it gives up and
+# the grammar-based pass reads the whole text, so every error message has one source. A test checks that
+# both passes give equal records on every fixture and on generated and damaged files.
+
+
+class _Fallback(Exception):
+    """The fast pass gives the text to the grammar-based pass."""
+
+
+_T = TypeVar("_T")
+
+
+def _maker(cls: type[_T]) -> Callable[..., _T]:
+    """A keyword-only constructor for the frozen slots dataclass ``cls`` that sets its slots directly (as
+    ``copy`` and ``pickle`` do), with the dataclass's own defaults: about twice as fast as its ``__init__``,
+    which goes through ``object.__setattr__`` per field. Records built either way are equal."""
+    names: list[str] = []
+    params: list[str] = []
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
+    if hasattr(cls, "__post_init__"):  # pragma: no cover - the remittance records validate nothing
+        return cls
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        slot = cls.__dict__.get(f.name)
+        if not isinstance(slot, types.MemberDescriptorType) or f.default_factory is not dataclasses.MISSING:
+            return cls  # pragma: no cover - not a plain slots dataclass: use its __init__
+        names.append(f.name)
+        namespace[f"_set_{f.name}"] = slot.__set__
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+    body = "".join(f"    _set_{name}(o, {name})\n" for name in names)
+    exec(f"def make(*, {', '.join(params)}):\n    o = _new(_cls)\n{body}    return o\n", namespace)
+    return namespace["make"]  # type: ignore[return-value]
+
+
+_make_claim = _maker(ClaimPayment)
+_make_service = _maker(ServicePayment)
+
+_Entry = tuple[int, int, int]  # (slot, definition index, repeat limit)
+_Own = dict[str, _Entry | dict[str, _Entry]]
+_Hit = tuple[str, str, object, _Entry | None, _Entry | None]
+"""A segment's id, qualifier (element 1), value, and its place in loops 2100 and 2110 (None: not theirs)."""
+
+
+def _resolve(own: _Own, sid: str, qualifier: str) -> _Entry | None:
+    entry = own.get(sid)
+    if isinstance(entry, dict):
+        return entry.get(qualifier)
+    return entry
+
+
+def _own_table(loop: LoopDef) -> _Own:
+    """A loop's own segments (not its trigger) by id, then qualifier: the first definition that takes them.
+
+    The grammar tries a loop's definitions in order and takes the first with a matching qualifier whose
+    slot is not behind the loop's; the fast pass takes the first with a matching qualifier and gives up
+    when its slot is behind (rare, and then the grammar may still find a later one)."""
+    table: _Own = {}
+    for i, d in enumerate(loop.segs):
+        if not i:
+            continue
+        assert d.qpos == 1 and d.tag is not None, d  # the 835 qualifies by element 1 and carries its loops
+        entry = (d.slot, i, d.max)
+        if d.quals is None:
+            table.setdefault(d.id, entry)
+            continue
+        by_qualifier = table.setdefault(d.id, {})
+        assert isinstance(by_qualifier, dict), d
+        for q in d.quals:
+            by_qualifier.setdefault(q, entry)
+    return table
+
+
+def _loop(root: LoopDef, loop_id: str) -> LoopDef:
+    todo = [root]
+    while todo:
+        loop = todo.pop()
+        if loop.id == loop_id:
+            return loop
+        todo.extend(loop.children)
+    raise KeyError(loop_id)  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """Own-segment tables of loops 2000, 2100 and 2110 (and their number of segment definitions), and the
+    repeat limits of loops 2000, 2100, 2110 and PLB."""
+
+    own2000: _Own
+    own2100: _Own
+    own2110: _Own
+    size2000: int
+    size2100: int
+    size2110: int
+    max2000: int
+    max2100: int
+    max2110: int
+    max_plb: int
+
+
+_TABLES: list[_Tables] = []
+
+
+def _tables() -> _Tables:
+    if not _TABLES:
+        g = grammar()
+        header, claim, service, footer = (_loop(g, x) for x in ("2000", "2100", "2110", "PLB"))
+        assert [c.segs[0].id for c in (header, claim, service, footer)] == ["LX", "CLP", "SVC", "PLB"]
+        assert not claim.children[0].req and claim.req and not service.children and not footer.children
+        for loop in (header, claim, service):  # only their triggers are required: no `advance` checks
+            assert not loop.req_segs, loop
+        _TABLES.append(
+            _Tables(
+                _own_table(header),
+                _own_table(claim),
+                _own_table(service),
+                len(header.segs),
+                len(claim.segs),
+                len(service.segs),
+                header.max,
+                claim.max,
+                service.max,
+                footer.max,
+            )
+        )
+    return _TABLES[0]
+
+
+_STATUS: dict[str, ClaimStatusCode] = {member.value: member for member in ClaimStatusCode}
+_ENDS = frozenset({"SVC", "CLP", "LX", "PLB", "SE"})  # the triggers that end a 2110 or a 2100 loop
+_LQ_HE = "HE"
+_UNITS_PAID: Decimal = next(f.default for f in dataclasses.fields(ServicePayment) if f.name == "units_paid")  # type: ignore[assignment]
+
+
+class _Fast(_Reader):
+    """One call of the fast pass over a text whose every interchange has the same delimiters."""
+
+    def __init__(self, drop: frozenset[str], delimiters: Delimiters, text: str) -> None:
+        super().__init__(drop)
+        if delimiters.component in ".-":  # a component separator inside numbers: leave it to the grammar
+            raise _Fallback
+        self.delimiters = delimiters
+        self.esep = delimiters.element
+        self.csep = delimiters.component
+        self.component = delimiters.component
+        self.text = text
+        self.contents: list[str] = []
+        self.cache: dict[str, _Hit] = {}  # segment text -> its hit
+        self.procedures: dict[str, tuple[str, str, tuple[str, ...]]] = {}  # SVC01 text -> procedure
+        tables = _tables()
+        self.own2000, self.own2100, self.own2110 = tables.own2000, tables.own2100, tables.own2110
+        self.size2000, self.size2100, self.size2110 = tables.size2000, tables.size2100, tables.size2110
+        self.max2000, self.max2100, self.max2110, self.max_plb = (
+            tables.max2000,
+            tables.max2100,
+            tables.max2110,
+            tables.max_plb,
+        )
+
+    # -- segments -----------------------------------------------------------------------------------
+
+    def seg(self, k: int) -> Segment:
+        """Segment ``k`` of the split text, its elements exactly as ``tokenize`` makes them."""
+        content = self.contents[k]
+        esep, csep = self.esep, self.csep
+        parts = content.split(esep)
+        if csep in content:
+            elements = tuple([tuple(p.split(csep)) if csep in p else p for p in parts[1:]])
+        else:
+            elements = tuple(parts[1:])
+        return Segment(k + 2, parts[0], elements)  # the ISA is segment 1 and pieces[0] segment 2
+
+    def classify(self, k: int) -> _Hit:
+        """Segment ``k`` as a ``_Hit``: its value converted (and the hit memoised by the segment's text)
+        for the segments every loop converts alike; its split elements for the others (SVC, MIA ...)."""
+        content = self.contents[k]
+        parts = content.split(self.esep)
+        sid = parts[0]
+        convert = _CONVERT.get(sid)
+        if convert is None:  # none of these is qualified in 2100/2110: the qualifier plays no part
+            return sid, "", parts, _resolve(self.own2100, sid, ""), _resolve(self.own2110, sid, "")
+        seg = self.seg(k)
+        elements = seg.elements
+        qualifier = elements[0] if elements else ""
+        if not isinstance(qualifier, str):
+            raise _Fallback  # a composite qualifier: the grammar's business
+        hit = (
+            sid,
+            qualifier,
+            convert(self, seg),
+            _resolve(self.own2100, sid, qualifier),
+            _resolve(self.own2110, sid, qualifier),
+        )
+        self.cache[content] = hit
+        return hit
+
+    def amount(self, text: str) -> Decimal:
+        """A money element not seen before (``ValueReader.money``, memoised there)."""
+        value = self.money(Segment(0, "", ("", text)), 2)
+        assert value is not None
+        return value
+
+    def number(self, text: str) -> Decimal:
+        return self.decimal(Segment(0, "", ("", text)), 2)
+
+    def lq(self, seg: Segment) -> tuple[bool, str]:
+        self.used(seg, 2)
+        if seg.elements[0] == _LQ_HE:
+            return True, self.remark(seg, 2)
+        return False, self.required(seg, 2, "LQ02 (reject code)")
+
+    # -- the text -----------------------------------------------------------------------------------
+
+    def run(self, isa_elements: tuple[str, ...], after_isa: int) -> list[Remittance]:
+        text, delimiters = self.text, self.delimiters
+        filler = _filler(delimiters)
+        pieces = text[after_isa:].split(delimiters.segment)
+        tail = pieces.pop()
+        content = tail.lstrip(filler) if filler else tail
+        if not (
+            (len(content) != len(tail) and not content.strip(_TRAILING_JUNK + _FILLER))
+            or not content.strip(_TRAILING_JUNK)
+        ):
+            raise _Fallback  # the last segment has no terminator
+        self.contents = contents = [p.lstrip(filler) for p in pieces] if filler else pieces
+        last = len(contents)
+        out: list[Remittance] = []
+        isa = Segment(1, "ISA", tuple[Element, ...](isa_elements))
+        k = 0
+        offset_k, offset = 0, after_isa  # where pieces[offset_k] starts in the text
+        while True:
+            _check_isa(isa)
+            groups = 0
+            while True:
+                seg = self.seg(k)
+                if seg.id == "GS":
+                    gs = seg
+                    groups += 1
+                    sets = 0
+                    k += 1
+                    while True:
+                        seg = self.seg(k)
+                        if seg.id == "ST":
+                            remit, k = self.transaction(isa, gs, seg, k)
+                            out.append(remit)
+                            sets += 1
+                        elif seg.id == "GE":
+                            _expect_count(seg, 1, sets, "transaction sets in the functional group")
+                            _expect_same(seg, 2, gs, 6, "GS06")
+                            k += 1
+                            break
+                        else:
+                            raise _Fallback
+                elif seg.id == "IEA":
+                    _expect_count(seg, 1, groups, "functional groups in the interchange")
+                    _expect_same(seg, 2, isa, 13, "ISA13")
+                    k += 1
+                    break
+                else:
+                    raise _Fallback
+            if k == last:
+                return out
+            content = contents[k]  # only another ISA, with the same delimiters, may follow an IEA
+            if not content.startswith("ISA"):
+                raise _Fallback
+            while offset_k < k:
+                offset += len(pieces[offset_k]) + 1
+                offset_k += 1
+            at = offset + len(pieces[k]) - len(content)
+            other, isa_elements, after = _read_isa(text, at, k + 2)
+            if other != delimiters or after != at + len(content) + 1:
+                raise _Fallback
+            isa = Segment(k + 2, "ISA", tuple[Element, ...](isa_elements))
+            k += 1
+
+    def transaction(self, isa: Segment, gs: Segment, st: Segment, k: int) -> tuple[Remittance, int]:
+        """The transaction set whose ST is segment ``k``: its remittance and the segment after its SE."""
+        start = k
+        _version(TransactionSet(isa, gs, st, (), st, self.delimiters))
+        contents, esep = self.contents, self.esep
+        header: list[Segment] = []
+        k += 1
+        while contents[k].split(esep, 1)[0] not in ("LX", "PLB", "SE"):
+            header.append(self.seg(k))
+            k += 1
+        loop_of: dict[int, str] = {}
+        env = TransactionSet(isa, gs, st, tuple(header), self.seg(k), self.delimiters)
+        fields = self.header_fields(env, structure(env, grammar(), loop_of, guide="835 guide"), loop_of)
+        self.loop_of = {}
+        claims: list[ClaimPayment] = []
+        summaries: list[ProviderSummary] = []
+        sid = contents[k].split(esep, 1)[0]
+        groups = 0
+        while sid == "LX":
+            groups += 1
+            if groups > self.max2000:
+                raise _Fallback
+            k, sid = self.header_group_fast(k, claims, summaries)
+        adjustments: list[ProviderAdjustment] = []
+        footers = 0
+        while sid == "PLB":
+            footers += 1
+            if footers > self.max_plb:
+                raise _Fallback
+            adjustments.extend(self.plb(self.seg(k)))
+            k += 1
+            sid = contents[k].split(esep, 1)[0]
+        if sid != "SE":
+            raise _Fallback
+        se = self.seg(k)
+        _expect_count(se, 1, k - start + 1, "segments in the transaction set (ST through SE)")
+        _expect_same(se, 2, st, 2, "ST02")
+        fields["claims"] = tuple(claims)
+        fields["provider_summaries"] = tuple(summaries)
+        fields["provider_adjustments"] = tuple(adjustments)
+        return Remittance(**fields), k + 1  # type: ignore[arg-type]
+
+    # -- 2000 ---------------------------------------------------------------------------------------
+
+    def header_group_fast(
+        self, k: int, claims: list[ClaimPayment], summaries: list[ProviderSummary]
+    ) -> tuple[int, str]:
+        """The 2000 loop at segment ``k``: its claims appended; the next segment and its id."""
+        contents, esep = self.contents, self.esep
+        e = contents[k].split(esep)
+        own = self.own2000
+        start = k
+        slot = 0
+        counts = [0] * self.size2000
+        k += 1
+        while True:
+            sid = contents[k].split(esep, 1)[0]
+            entry = _resolve(own, sid, "")  # TS3, TS2: not qualified
+            if entry is None:
+                break
+            s, i, limit = entry
+            if s < slot or counts[i] >= limit:
+                raise _Fallback
+            slot = s
+            counts[i] += 1
+            k += 1
+        if sid != "CLP":  # a 2000 loop needs a claim
+            raise _Fallback
+        if k == start + 1 and len(e) == 2 and e[1].isdigit():
+            number = e[1]
+        else:
+            tags = {"LX": "lx", "TS3": "ts3", "TS2": "ts2"}
+            segments = [self.seg(j) for j in range(start, k)]
+            number = self.header_summary([(seg, tags[seg.id]) for seg in segments], summaries)
+        header_number = number or None
+        count = 0
+        limit = self.max2100
+        while sid == "CLP":
+            count += 1
+            if count > limit:
+                raise _Fallback
+            claim, k, sid = self.claim_fast(k, header_number, len(claims))
+            claims.append(claim)
+        return k, sid
+
+    # -- 2100 ---------------------------------------------------------------------------------------
+
+    def claim_fast(self, k: int, header_number: str | None, position: int) -> tuple[ClaimPayment, int, str]:
+        """The 2100 loop at segment ``k``: its record, the next segment and its id."""
+        contents, csep = self.contents, self.csep
+        amounts_cache = self.amounts
+        content = contents[k]
+        e = content.split(self.esep)
+        if len(e) <= 10 and csep not in content:  # CLP01-09, simple elements: the usual CLP
+            if len(e) < 10:
+                e.extend([""] * (10 - len(e)))
+            status = _STATUS.get(e[2])
+            if not e[1] or status is None:
+                raise _Fallback
+            charge = amounts_cache.get(e[3])
+            if charge is None:
+                charge = self.amount(e[3])
+            paid = amounts_cache.get(e[4])
+            if paid is None:
+                paid = self.amount(e[4])
+            responsibility = _ZERO
+            if e[5]:
+                responsibility = amounts_cache.get(e[5])  # type: ignore[assignment]
+                if responsibility is None:
+                    responsibility = self.amount(e[5])
+            f: dict[str, object] = {
+                "patient_control_number": e[1],
+                "status": status,
+                "charge": charge,
+                "paid": paid,
+                "patient_responsibility": responsibility,
+                "filing_indicator": e[6] or None,
+                "payer_claim_number": e[7] or None,
+                "facility_type": e[8] or None,
+                "frequency": e[9] or None,
+            }
+        else:
+            f = {}
+            self.clp(self.seg(k), f)
+        adjustments: tuple[ClaimAdjustment, ...] = ()
+        parties: tuple[RemitParty, ...] = ()
+        remarks: list[str] = []
+        adjudication: list[tuple[str, Decimal]] = []
+        references: tuple[tuple[str, str], ...] = ()
+        contacts: tuple[RemitContact, ...] = ()
+        amounts: tuple[tuple[str, Decimal], ...] = ()
+        quantities: tuple[tuple[str, Decimal], ...] = ()
+        services: list[ServicePayment] = []
+        cache = self.cache
+        slot = 0
+        counts = [0] * self.size2100
+        while True:
+            k += 1
+            content = contents[k]
+            hit = cache.get(content) or self.classify(k)
+            sid, q1, value, entry, _ = hit
+            if entry is None:
+                break
+            s, i, limit = entry
+            if s < slot or counts[i] >= limit:
+                raise _Fallback
+            slot = s
+            counts[i] += 1
+            if sid == "CAS":
+                adjustments += value  # type: ignore[operator]
+            elif sid == "NM1":
+                parties += (value,)  # type: ignore[operator]
+            elif sid == "AMT":
+                amounts += (value,)  # type: ignore[operator]
+            elif sid == "DTM":
+                name = _CLAIM_DATES[q1]
+                if name in f:
+                    raise _Fallback
+                f[name] = value
+            elif sid == "REF":
+                references += (value,)  # type: ignore[operator]
+            elif sid == "MIA":
+                seg = self.seg(k)
+                self.used(seg, 24)
+                self.decimal(seg, 1)
+                self.inpatient_outpatient(seg, range(1, 25), _MIA_REMARKS, remarks, adjudication)
+            elif sid == "MOA":
+                seg = self.seg(k)
+                self.used(seg, 9)
+                self.inpatient_outpatient(seg, range(1, 10), _MOA_REMARKS, remarks, adjudication)
+            elif sid == "PER":
+                contacts += (value,)  # type: ignore[operator]
+            elif sid == "QTY":
+                quantities += (value,)  # type: ignore[operator]
+            else:  # pragma: no cover - the tables and this dispatch agree
+                raise _Fallback
+        if sid == "SVC":
+            count = 0
+            limit = self.max2110
+            while sid == "SVC":
+                count += 1
+                if count > limit:
+                    raise _Fallback
+                service, k, sid, value = self.service_fast(k, value)  # type: ignore[arg-type]
+                services.append(service)
+        elif sid not in _ENDS:
+            raise _Fallback
+        for party in parties:
+            if party.role == "QC":
+                f["patient_name"] = party.display_name or None
+                if party.identifier:
+                    f["member_id"] = party.identifier
+            elif party.role == "PR":
+                f["corrected_payer"] = party.last_name
+        if "member_id" not in f:  # no patient id: the insured's
+            il = next((p for p in parties if p.role == "IL" and p.identifier), None)
+            if il is not None:
+                f["member_id"] = il.identifier
+        claim = _make_claim(
+            adjustments=adjustments,
+            parties=parties,
+            remarks=tuple(remarks),
+            adjudication=tuple(adjudication),
+            references=references,
+            contacts=contacts,
+            amounts=amounts,
+            quantities=quantities,
+            services=tuple(services),
+            header_number=header_number,
+            position=position,
+            **f,
+        )
+        return claim, k, sid
+
+    # -- 2110 ---------------------------------------------------------------------------------------
+
+    def service_fast(self, k: int, e: list[str]) -> tuple[ServicePayment, int, str, object]:
+        """The 2110 loop at segment ``k`` (its SVC split into ``e``): its record, the next segment, its id
+        and value (its split elements when it is an SVC)."""
+        contents = self.contents
+        amounts_cache = self.amounts
+        n = len(e)
+        revenue_code: str | None = None
+        units_paid = _UNITS_PAID
+        units_submitted: Decimal | None = None
+        submitted: dict[str, object] | None = None
+        if 4 <= n <= 8 and (n < 5 or self.csep not in e[4]) and (n < 7 or not e[6]):  # the usual SVC
+            procedure = self.procedures.get(e[1])
+            if procedure is None:
+                procedure = self.procedure(self.seg(k), 1, _SERVICE_QUALIFIERS, 6)
+                self.procedures[e[1]] = procedure
+            qualifier, code, modifiers = procedure
+            charge = amounts_cache.get(e[2])
+            if charge is None:
+                charge = self.amount(e[2])
+            paid = amounts_cache.get(e[3])
+            if paid is None:
+                paid = self.amount(e[3])
+            if n > 4:
+                if e[4]:
+                    revenue_code = e[4]
+                if n > 5 and e[5]:
+                    units_paid = self.numbers.get(e[5]) or self.number(e[5])
+                if n > 7 and e[7]:
+                    units_submitted = self.numbers.get(e[7]) or self.number(e[7])
+        else:  # SVC06 (the procedure as submitted) or anything unusual: the grammar reader's method
+            submitted = {}
+            self.svc(self.seg(k), submitted)
+            qualifier = submitted.pop("procedure_qualifier")  # type: ignore[assignment]
+            code = submitted.pop("procedure")  # type: ignore[assignment]
+            modifiers = submitted.pop("modifiers")  # type: ignore[assignment]
+            charge = submitted.pop("charge")  # type: ignore[assignment]
+            paid = submitted.pop("paid")  # type: ignore[assignment]
+            revenue_code = submitted.pop("revenue_code", None)  # type: ignore[assignment]
+            units_paid = submitted.pop("units_paid", _UNITS_PAID)  # type: ignore[assignment]
+            units_submitted = submitted.pop("units_submitted", None)  # type: ignore[assignment]
+        adjustments: tuple[ClaimAdjustment, ...] = ()
+        references: tuple[tuple[str, str], ...] = ()
+        amounts: tuple[tuple[str, Decimal], ...] = ()
+        quantities: tuple[tuple[str, Decimal], ...] = ()
+        remarks: tuple[str, ...] = ()
+        rejects: tuple[str, ...] = ()
+        service_date: dt.date | None = None
+        service_date_to: dt.date | None = None
+        allowed: Decimal | None = None
+        control_number: str | None = None
+        cache = self.cache
+        slot = 0
+        counts = [0] * self.size2110
+        while True:
+            k += 1
+            content = contents[k]
+            hit = cache.get(content) or self.classify(k)
+            sid, q1, value, _, entry = hit
+            if entry is None:
+                break
+            s, i, limit = entry
+            if s < slot or counts[i] >= limit:
+                raise _Fallback
+            slot = s
+            counts[i] += 1
+            if sid == "CAS":
+                adjustments += value  # type: ignore[operator]
+            elif sid == "DTM":
+                if q1 == "151":
+                    if service_date_to is not None:
+                        raise _Fallback
+                    service_date_to = value  # type: ignore[assignment]
+                else:
+                    if service_date is not None:
+                        raise _Fallback
+                    service_date = value  # type: ignore[assignment]
+            elif sid == "AMT":
+                if q1 == "B6":
+                    if allowed is not None:
+                        raise _Fallback
+                    allowed = value[1]  # type: ignore[index]
+                else:
+                    amounts += (value,)  # type: ignore[operator]
+            elif sid == "REF":
+                if q1 == "6R":
+                    control_number = value[1]  # type: ignore[index]
+                else:
+                    references += (value,)  # type: ignore[operator]
+            elif sid == "LQ":
+                if value[0]:  # type: ignore[index]
+                    remarks += (value[1],)  # type: ignore[index]
+                else:
+                    rejects += (value[1],)  # type: ignore[index]
+            elif sid == "QTY":
+                quantities += (value,)  # type: ignore[operator]
+            else:  # pragma: no cover - the tables and this dispatch agree
+                raise _Fallback
+        if sid not in _ENDS:
+            raise _Fallback
+        service = _make_service(
+            procedure=code,
+            procedure_qualifier=qualifier,
+            modifiers=modifiers,
+            charge=charge,
+            paid=paid,
+            revenue_code=revenue_code,
+            units_paid=units_paid,
+            units_submitted=units_submitted,
+            service_date=service_date,
+            service_date_to=service_date_to,
+            adjustments=adjustments,
+            control_number=control_number,
+            allowed=allowed,
+            remarks=remarks,
+            references=references,
+            amounts=amounts,
+            quantities=quantities,
+            reject_codes=rejects,
+            **(submitted or {}),
+        )
+        return service, k, sid, value
+
+
+def _cas(reader: _Reader, seg: Segment) -> tuple[ClaimAdjustment, ...]:
+    return tuple(reader.cas(seg))
+
+
+_CONVERT: dict[str, Callable[[_Fast, Segment], object]] = {
+    "CAS": _cas,
+    "NM1": _Reader.nm1,
+    "DTM": _Reader.dtm,
+    "AMT": _Reader.amount_pair,
+    "REF": _Reader.pair,
+    "QTY": _Reader.quantity_pair,
+    "PER": _Reader.per,
+    "LQ": _Fast.lq,
+}
+
+
+def _read_835_fast(text: str, drop: frozenset[str]) -> list[Remittance]:
+    """The fast pass over ``text``; raises ``_Fallback`` (or an ``X12ParseError`` from the checks it shares
+    with the grammar-based pass) when the grammar-based pass must decide."""
+    start = 1 if text.startswith("\ufeff") else 0
+    pos = len(text) - len(text[start:].lstrip(_FILLER))
+    if not text.startswith("ISA", pos):
+        raise _Fallback
+    delimiters, isa_elements, after = _read_isa(text, pos, 1)
+    try:
+        return _Fast(drop, delimiters, text).run(isa_elements, after)
+    except IndexError:  # the text ends inside a transaction set or group
+        raise _Fallback from None
+
+
+def _read_835_grammar(text: str, drop: frozenset[str]) -> list[Remittance]:
+    """The grammar-based pass: tokenize, envelopes, loop grammar, control totals, values (the source of
+    every error message)."""
+    transactions = parse_835(text)
+    reader = _Reader(drop)
+    return [reader.remittance(tx) for tx in transactions]
+
+
 def read_835(text: str, *, drop: Collection[str] = ()) -> list[Remittance]:
     """The remittances of every 835 transaction set in ``text``, in file order.
 
@@ -802,7 +1495,10 @@ def read_835(text: str, *, drop: Collection[str] = ()) -> list[Remittance]:
     lists the keys of data the records do not carry that the caller accepts to lose (``RDM``,
     ``TS309`` ...). Balancing is not checked here: see ``medbill.core.remit.remit_problems``.
     """
+    keys = frozenset(drop)
     with gc_paused():
-        transactions = parse_835(text)
-        reader = _Reader(frozenset(drop))
-        return [reader.remittance(tx) for tx in transactions]
+        try:
+            return _read_835_fast(text, keys)
+        except Exception:  # the fast pass gives up (or meets an error): the grammar-based pass decides
+            pass
+        return _read_835_grammar(text, keys)

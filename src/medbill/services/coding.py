@@ -1,0 +1,137 @@
+"""Code suggestions for an encounter, and the coder's decisions on them (kept for learning).
+
+``suggest_for_encounter`` decrypts the encounter's note, runs ``medbill.coding.suggest`` against
+the reference store, and returns the suggestions with their evidence (offsets into the note).
+``record_decision`` stores an accept/reject with its evidence text (encrypted) so that accepted
+mention → code pairs can become practice synonyms and repeated rejections suppressions.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from medbill.coding import suggest
+from medbill.core.codes import CodeSystem, normalize
+from medbill.core.errors import MedbillError, NotFound, ValidationFailed
+from medbill.services import reference
+from medbill.services.context import Actor
+from medbill.services.permissions import Permission
+from medbill.services.unit import operation
+from medbill.settings import Settings
+from medbill.store import models as m
+from medbill.store.db import Database
+
+__all__ = ["DecisionIn", "SuggestionsView", "record_decision", "suggest_for_encounter"]
+
+_lock = threading.Lock()  # the reference store connection is shared by threads
+
+
+class SuggestionsView(BaseModel):
+    encounter_id: int
+    setting: str
+    suggestions: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+    drg: dict[str, Any] | None
+    warnings: list[str]
+    suppressed: list[str] = Field(default_factory=list)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system: Literal["ICD10CM", "ICD10PCS", "HCPCS", "CPT"] = "ICD10CM"
+    code: str = Field(min_length=3, max_length=8)
+    accepted: bool
+    mention: str | None = Field(default=None, max_length=500)
+
+
+SUPPRESS_AFTER = 3
+"""Rejections of the same mention → code pair after which it is no longer suggested in this practice."""
+
+
+def suggest_for_encounter(
+    db: Database,
+    *,
+    actor: Actor,
+    encounter_id: int,
+    setting: Literal["outpatient", "inpatient"] | None = None,
+    settings: Settings | None = None,
+    refdata_path: Path | None = None,
+) -> SuggestionsView:
+    with operation(db, actor, Permission.ENCOUNTER_READ, action="read", resource="encounter") as op:
+        enc = op.session.get(m.Encounter, encounter_id)
+        if enc is None or enc.practice_id != op.practice_id:
+            raise NotFound(f"encounter {encounter_id} not found")
+        op.ids.append(encounter_id)
+        op.detail = "code suggestions"
+        note = enc.note or ""
+        chosen = setting or ("inpatient" if enc.setting == "inpatient" else "outpatient")
+        rejected = op.session.execute(
+            select(m.CodingDecision.system, m.CodingDecision.code, m.CodingDecision.mention_bidx, func.count())
+            .where(m.CodingDecision.practice_id == op.practice_id, m.CodingDecision.accepted.is_(False))
+            .group_by(m.CodingDecision.system, m.CodingDecision.code, m.CodingDecision.mention_bidx)
+        ).all()
+        on = enc.service_date
+    path = refdata_path or (settings or Settings.from_env()).refdata_path
+    store = reference.open_store(settings=_with_refdata(settings, path))
+    with _lock:
+        result = suggest(note, store=store, setting=chosen, on=on)
+    suppressed_keys = {(s, c, b) for s, c, b, n in rejected if n >= SUPPRESS_AFTER}
+    kept, suppressed = [], []
+    for sug in result.suggestions:
+        mentions = {db.cipher.blind_index(e.text, purpose="coding_decision.mention") for e in sug.evidence}
+        if any((str(sug.system), sug.code, b) in suppressed_keys for b in mentions):
+            suppressed.append(sug.code)
+            continue
+        kept.append(sug.to_dict() if hasattr(sug, "to_dict") else _suggestion_dict(sug))
+    data = result.to_dict()
+    return SuggestionsView(
+        encounter_id=encounter_id,
+        setting=chosen,
+        suggestions=kept,
+        tasks=list(data.get("tasks", [])),
+        conflicts=list(data.get("conflicts", [])),
+        drg=data.get("drg"),
+        warnings=list(result.warnings),
+        suppressed=suppressed,
+    )
+
+
+def _with_refdata(settings: Settings | None, path: Path) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings or Settings.from_env(), refdata_path=path)
+
+
+def _suggestion_dict(sug: Any) -> dict[str, Any]:
+    return {"code": sug.code, "system": str(sug.system), "status": sug.status, "assertion": sug.assertion}
+
+
+def record_decision(db: Database, *, actor: Actor, encounter_id: int, decision: DecisionIn) -> int:
+    """Store the coder's accept/reject of a suggestion (with the mention it rested on)."""
+    try:
+        code = normalize(decision.code, CodeSystem(decision.system))
+    except MedbillError as exc:
+        raise ValidationFailed(exc.message, field="code") from None
+    with operation(db, actor, Permission.CODING_WRITE, action="create", resource="coding_decision") as op:
+        enc = op.session.get(m.Encounter, encounter_id)
+        if enc is None or enc.practice_id != op.practice_id:
+            raise NotFound(f"encounter {encounter_id} not found")
+        row = m.CodingDecision(
+            practice_id=op.practice_id,
+            encounter_id=encounter_id,
+            user_id=actor.user_id,
+            system=decision.system,
+            code=code,
+            accepted=decision.accepted,
+            mention=decision.mention,
+        )
+        op.session.add(row)
+        op.session.flush()
+        op.ids.extend([encounter_id, row.id])
+        return row.id
