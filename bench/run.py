@@ -29,6 +29,7 @@ BENCHMARKS: tuple[str, ...] = (
     "post_speed",
     "scrub_speed",
     "codiesp_eval",
+    "api_load",
 )
 
 

@@ -84,7 +84,8 @@ def seed_practice(db: Any, practice_id: int, tag: str) -> Practice:
         resource="encounter",
         data=sc.EncounterCreate(
             patient_id=pat.id,
-            rendering_provider_id=prov.id,  # type: ignore[attr-defined]
+            rendering_provider_id=prov.id,
+            billing_provider_id=prov.id,  # type: ignore[attr-defined]
             service_date=dt.date(2026, 3, 2),
             diagnoses=[sc.DiagnosisIn(code="E11.9")],
             procedures=[sc.ProcedureIn(code="99213", charge=Decimal("120"), diagnosis_pointers=[1])],
@@ -122,6 +123,26 @@ def seed_practice(db: Any, practice_id: int, tag: str) -> Practice:
         ),
     )
     ids["trading_partner"] = tp.id  # type: ignore[attr-defined]
+    from medbill.services import claims as claim_svc
+
+    biller = Actor(user_id=None, role=Role.BILLER, practice_id=practice_id, source="test")
+    ids["claim"] = claim_svc.build_claim(db, actor=biller, encounter_id=enc.id).id  # type: ignore[attr-defined]
+    # a second encounter, left for the build-claim route
+    enc2 = records.create(
+        db,
+        actor=admin,
+        resource="encounter",
+        data=sc.EncounterCreate(
+            patient_id=pat.id,
+            rendering_provider_id=prov.id,
+            billing_provider_id=prov.id,  # type: ignore[attr-defined]
+            service_date=dt.date(2026, 3, 9),
+            note="Type 2 diabetes. Denies chest pain.",
+            diagnoses=[sc.DiagnosisIn(code="E11.9")],
+            procedures=[sc.ProcedureIn(code="99213", charge=Decimal("120"), diagnosis_pointers=[1])],
+        ),
+    )
+    ids["encounter2"] = enc2.id  # type: ignore[attr-defined]
     return Practice(practice_id, ids)
 
 

@@ -87,7 +87,84 @@ EXPECTED: dict[str, str] = {
     "create_trading_partner": "BP",
     "update_trading_partner": "BP",
     "delete_trading_partner": "BP",
+    # coding: anyone who reads encounters sees suggestions; only coders decide on them
+    "suggest_codes": PHI_READERS,
+    "record_coding_decision": "C",
+    # claims: coders and billers build and fix; billers send; PHI readers read
+    "build_claim": "CB",
+    "update_claim": "CB",
+    "scrub_claim": "CB",
+    "list_claims": PHI_READERS,
+    "get_claim": PHI_READERS,
+    "claim_history": PHI_READERS,
+    "create_batch": "B",
+    "apply_acknowledgment": "B",
+    # money: billers post and work denials; the desk collects; oversight reads
+    "post_remittance": "B",
+    "denials": "BAP",
+    "work_items": "BAP",
+    "ar_aging": "BAP",
+    "claim_ledger": "FBAP",
+    "patient_statement": "FBAP",
+    "record_patient_payment": "FB",
+    # the audit log: auditors, practice admins, the system admin
+    "audit_report": "APS",
+    "audit_verify": "APS",
 }
+
+# operation routes: passing authorization is what this test checks for them (their own outcomes are
+# tested in tests/services); allowed on one's own records = anything but 401/403/404 and 5xx
+OPERATIONS = {
+    "suggest_codes",
+    "record_coding_decision",
+    "build_claim",
+    "update_claim",
+    "scrub_claim",
+    "list_claims",
+    "get_claim",
+    "claim_history",
+    "create_batch",
+    "apply_acknowledgment",
+    "post_remittance",
+    "denials",
+    "work_items",
+    "ar_aging",
+    "claim_ledger",
+    "patient_statement",
+    "record_patient_payment",
+    "audit_report",
+    "audit_verify",
+}
+PATH_RESOURCE = {  # which seeded record a route's {record_id} names
+    "suggest_codes": "encounter",
+    "record_coding_decision": "encounter",
+    "build_claim": "encounter2",
+    "update_claim": "claim",
+    "scrub_claim": "claim",
+    "get_claim": "claim",
+    "claim_history": "claim",
+    "claim_ledger": "claim",
+    "patient_statement": "patient",
+    "record_patient_payment": "claim",
+}
+_action_ids = itertools.count(1)
+
+
+def _operation_body(op: str, ids: dict[str, int]) -> tuple[Any, bytes | None]:
+    if op == "record_coding_decision":
+        return {"code": "E11.9", "accepted": True, "mention": "diabetes"}, None
+    if op == "build_claim":
+        return {"payer_rank": 1}, None
+    if op == "update_claim":
+        return {"document": {}}, None
+    if op == "create_batch":
+        return {"partner_id": ids["trading_partner"], "claim_ids": [ids["claim"]]}, None
+    if op in ("apply_acknowledgment", "post_remittance"):
+        return None, b"ISA*00*not an interchange~"
+    if op == "record_patient_payment":
+        return {"amount": "10.00", "action_id": f"desk-payment-{next(_action_ids):04d}"}, None
+    return None, None
+
 
 _npi_counter = itertools.count(100000001)
 
@@ -168,7 +245,7 @@ def _expected_status(method: str, op: str, allowed: bool, other: bool) -> set[in
     if not allowed:
         return {403}
     if other:
-        return {404} if not op.startswith("create_") else {422}
+        return {404}  # another practice's object, or a body naming one: not found, like a missing one
     if op.startswith("create_"):
         return {201}
     if method == "DELETE":
@@ -189,6 +266,9 @@ def test_authorization_matrix(matrix_world: Any) -> None:
         method = next(iter(route.methods))
         resource = op.split("_", 1)[1] if "_" in op else ""
         resource = "patient" if op == "search_patients" else resource
+        if op in OPERATIONS:
+            calls += _check_operation(w, route, op, mismatches)
+            continue
         for role, other in itertools.product(Role, (False, True)):
             n += 1
             practice = w.other if other else w.own
@@ -234,6 +314,45 @@ def test_authorization_matrix(matrix_world: Any) -> None:
                 )
     assert calls > 250
     assert mismatches == [], "\n".join(mismatches)
+
+
+def _check_operation(w: Any, route: APIRoute, op: str, mismatches: list[str]) -> int:
+    method = next(iter(route.methods))
+    calls = 0
+    for role, other in itertools.product(Role, (False, True)):
+        practice = w.other if other else w.own
+        letter = next(k for k, v in LETTER.items() if v is role)
+        allowed = letter in EXPECTED[op]
+        path = route.path
+        if "{record_id}" in path:
+            path = path.replace("{record_id}", str(practice.ids[PATH_RESOURCE[op]]))
+        elif other and op != "create_batch":
+            continue  # no object named: the route works on one's own practice only
+        body, raw = _operation_body(op, practice.ids)
+        if op == "audit_report":
+            path += "?start=2026-01-01&end=2030-12-31"
+        headers = w.headers(role)
+        if raw is not None:
+            resp = w.client.request(method, path, content=raw, headers={**headers, "Content-Type": "text/plain"})
+        else:
+            resp = w.client.request(method, path, json=body, headers=headers)
+        calls += 1
+        code = resp.status_code
+        if not allowed:
+            ok = code == 403
+            want = "403"
+        elif other:
+            ok = code == 404
+            want = "404"
+        else:
+            ok = code not in (401, 403, 404) and code < 500
+            want = "not 401/403/404/5xx"
+        if not ok:
+            mismatches.append(
+                f"{method} {path} as {role.value} ({'other' if other else 'own'}): {code}, "
+                f"expected {want}: {resp.text[:160]}"
+            )
+    return calls
 
 
 def test_lists_stay_in_practice(world: Any) -> None:

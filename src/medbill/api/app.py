@@ -71,9 +71,11 @@ def create_app(*, db: Database | None = None, settings: Settings | None = None) 
 
     from medbill.api.routes import auth as auth_routes
     from medbill.api.routes import codes as code_routes
+    from medbill.api.routes import operations as operation_routes
     from medbill.api.routes import records as record_routes
 
     app.include_router(auth_routes.router)
     app.include_router(code_routes.router)
     app.include_router(record_routes.router)
+    app.include_router(operation_routes.router)
     return app

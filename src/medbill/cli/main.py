@@ -27,6 +27,7 @@ def _register() -> None:
         records,
         remit,
         scrub,
+        serve,
         simulate,
         suggest,
         users,
@@ -49,6 +50,7 @@ def _register() -> None:
     db.register(main)
     claims_db.register(main)
     suggest.register(main)
+    serve.register(main)
 
 
 _register()

@@ -22,10 +22,10 @@ T = TypeVar("T")
 
 
 def _money(value: Decimal) -> Decimal:
+    if not value.is_finite() or abs(value) >= Decimal("100000000"):
+        raise ValueError("money amount out of range (below 100,000,000.00)")
     if value != value.quantize(Decimal("0.01")):
         raise ValueError("money has at most two decimal places")
-    if abs(value) >= Decimal("100000000"):
-        raise ValueError("money amount out of range")
     return value.quantize(Decimal("0.01"))
 
 
@@ -342,7 +342,7 @@ class ProcedureIn(_In):
     code: Annotated[str, Field(min_length=5, max_length=7)]
     modifiers: Annotated[list[Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$")]], Field(max_length=4)] = []
     units: Units = Decimal("1")
-    charge: Money | None = None
+    charge: Annotated[Money, Field(ge=0)] | None = None
     diagnosis_pointers: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(max_length=4)] = []
     revenue_code: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
     ndc: Annotated[str, Field(pattern=r"^\d{11}$")] | None = None
@@ -422,13 +422,13 @@ class EncounterRead(_Out):
 class FeeItemIn(_In):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{5}$")]
     modifier: Annotated[str, Field(pattern=r"^([A-Z0-9]{2})?$")] = ""
-    amount: Money
+    amount: Annotated[Money, Field(ge=0)]
 
 
 class FeeItemRead(_Out):
     code: str
     modifier: str
-    amount: Money
+    amount: Annotated[Money, Field(ge=0)]
 
 
 class FeeScheduleCreate(_In):

@@ -45,6 +45,7 @@ class Database:
         sqlcipher: bool = True,
         encrypt_columns: bool = True,
         audit_anchor: Path | None = None,
+        audit: bool = True,
         echo: bool = False,
     ) -> None:
         if (url is None) == (path is None):
@@ -53,6 +54,9 @@ class Database:
         self.cipher = FieldCipher(keyring, enabled=encrypt_columns)
         self.path = path
         self.audit_anchor = audit_anchor  # the audit chains' heads, kept outside the database
+        # False only for the load benchmark's "safeguards off" comparison (with sqlcipher/encrypt_columns off):
+        # never from settings or the environment
+        self.audit_enabled = audit
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             if sqlcipher:
