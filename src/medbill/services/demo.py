@@ -386,6 +386,24 @@ def _populate(s: Session, practice_id: int, rng: random.Random, fake: Faker, tod
         ]
         s.add(sched)
     medicare, acme, blue, medicaid = payers
+    # the clearinghouse the demo practice sends its 837s to (answered by `medbill simulate` in the demo)
+    s.add(
+        m.TradingPartner(
+            practice_id=practice_id,
+            name="Demo clearinghouse",
+            sender_qualifier="ZZ",
+            sender_id="DEMOFAMMED",
+            receiver_qualifier="ZZ",
+            receiver_id="DEMOCLEARING",
+            gs_sender="DEMOFAMMED",
+            gs_receiver="DEMOCLEARING",
+            usage="T",
+            submitter_name="DEMO FAMILY MEDICINE",
+            contact_name="BILLING OFFICE",
+            contact_phone="6175550100",
+            receiver_name="DEMO CLEARINGHOUSE",
+        )
+    )
 
     counts = {
         "providers": len(doctors) + 1,
