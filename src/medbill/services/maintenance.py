@@ -27,6 +27,7 @@ from medbill.core.errors import Conflict, MedbillError, NotFound, PermissionDeni
 from medbill.services import audit
 from medbill.services.context import Actor
 from medbill.services.permissions import Permission, Role, allowed
+from medbill.store import audit as store_audit
 from medbill.store import backup as backup_store
 from medbill.store import rotation
 from medbill.store.db import MIGRATIONS, Database
@@ -215,9 +216,26 @@ def restore_database(
         db,
         actor,
         "restore",
-        lambda: backup_store.restore(db, backup_file=backup_file, force=force, passphrase=passphrase),
-        lambda i: f"kind {i.header.kind}, created {i.header.created_at}, revision {i.header.schema_revision}",
+        lambda: _restore_and_reanchor(db, backup_file=backup_file, force=force, passphrase=passphrase),
+        lambda i: f"kind {i.header.kind}, created {i.header.created_at}, revision {i.header.schema_revision}; "
+        f"audit anchor reset to the restored chains (superseded anchor kept beside it)",
     )
+    return info
+
+
+def _restore_and_reanchor(
+    db: Database, *, backup_file: Path, force: bool, passphrase: str | None
+) -> backup_store.RestoreInfo:
+    """Restore, then re-anchor the audit chains at the restored heads.
+
+    The records written after the backup are gone with the restore; the superseded anchor file is kept
+    (``audit-anchor.json.superseded-<time>``) as the evidence of how far the chains had gone, and this
+    restore's own audit record says so. Without this, every later verification would report the
+    restore as a truncated tail.
+    """
+    info = backup_store.restore(db, backup_file=backup_file, force=force, passphrase=passphrase)
+    if db.audit_anchor is not None:
+        store_audit.reset_anchor(db.audit_anchor, store_audit.database_heads(db))
     return info
 
 

@@ -476,6 +476,39 @@ atexit.register(_WRITER.flush)
 os.register_at_fork(after_in_child=_WRITER.reset_after_fork)
 
 
+def reset_anchor(anchor_path: Path, heads: Mapping[int, tuple[int, str]]) -> Path | None:
+    """Replace the anchor with ``heads`` after a restore, keeping the superseded anchor beside it.
+
+    The only way the anchor moves backwards. The old file is kept (``<name>.superseded-<time>``) as
+    evidence of the records the restore dropped; the caller writes an audit record naming them.
+    Returns the path of the superseded file (None when there was none).
+    """
+    flush_anchor()
+    with _locked(anchor_path):
+        kept: Path | None = None
+        if anchor_path.exists():
+            kept = anchor_path.with_name(f"{anchor_path.name}.superseded-{int(time.time())}")
+            os.replace(anchor_path, kept)
+        now = _iso(utcnow())
+        payload = json.dumps(
+            {str(c): {"seq": s, "hash": h, "at": now} for c, (s, h) in sorted(heads.items())}, indent=0
+        )
+        fd, tmp = tempfile.mkstemp(dir=anchor_path.parent, prefix=".audit-anchor-", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, anchor_path)
+    return kept
+
+
+def database_heads(db_or_session: Database | Session) -> dict[int, tuple[int, str]]:
+    """Every chain's head as the database holds it (``audit_head``)."""
+    with _reading(db_or_session) as s:
+        rows = s.execute(sa.select(AuditHead.chain, AuditHead.seq, AuditHead.hash)).all()
+    return {int(c): (int(q), str(h)) for c, q, h in rows}
+
+
 def flush_anchor(timeout: float | None = 30.0) -> bool:
     """Wait until this process's queued anchor updates are written (True when done within ``timeout``)."""
     return _WRITER.flush(timeout)
