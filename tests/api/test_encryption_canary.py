@@ -50,7 +50,16 @@ def _write_canary(world: Any) -> int:
     return int(pid)
 
 
-def test_canary_absent_from_sqlite_files_and_logs(world: Any, caplog: pytest.LogCaptureFixture) -> None:
+def _backup_bytes(world: Any, tmp_path: Path) -> bytes:
+    from medbill.services import maintenance
+    from medbill.services.context import system_actor
+
+    out = tmp_path / "canary-backup.mbk"
+    maintenance.backup_database(world.db, actor=system_actor(), out=out)
+    return out.read_bytes()
+
+
+def test_canary_absent_from_sqlite_files_and_logs(world: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     if world.db.kind != "sqlite":
         pytest.skip("the SQLite file check runs on the SQLCipher backend")
     caplog.set_level(logging.DEBUG)
@@ -65,9 +74,13 @@ def test_canary_absent_from_sqlite_files_and_logs(world: Any, caplog: pytest.Log
     logs = "\n".join(r.getMessage() for r in caplog.records).encode()
     for needle in NEEDLES:
         assert needle not in logs
+    backup = _backup_bytes(world, tmp_path)
+    assert len(backup) > 10_000
+    for needle in NEEDLES + [b"QZXMEMBER99"]:
+        assert needle not in backup, f"{needle!r} found in the backup"
 
 
-def test_canary_absent_from_postgres_phi_columns(world: Any) -> None:
+def test_canary_absent_from_postgres_phi_columns(world: Any, tmp_path: Path) -> None:
     if world.db.kind != "postgresql":
         pytest.skip("the PostgreSQL dump check runs on the PostgreSQL backend")
     _write_canary(world)
@@ -90,3 +103,6 @@ def test_canary_absent_from_postgres_phi_columns(world: Any) -> None:
     for needle in NEEDLES + [b"QZXMEMBER99"]:
         assert needle not in out, f"{needle!r} in the PostgreSQL dump"
     assert b"v1:" in out  # the PHI columns are there, as ciphertext
+    backup = _backup_bytes(world, tmp_path)
+    for needle in NEEDLES + [b"QZXMEMBER99"]:
+        assert needle not in backup, f"{needle!r} found in the backup"

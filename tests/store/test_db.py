@@ -145,3 +145,52 @@ def test_rotated_keys_still_read_old_values() -> None:
     retired = FieldCipher(new_ring.without_phi_keys({1}))
     with pytest.raises(DecryptionError, match="key version 1"):
         retired.decrypt(old, column="patient.first_name")
+
+
+_CHILD = r"""
+import sys, time
+from pathlib import Path
+from medbill.store.db import Database
+from medbill.store.keys import load_or_create_keyring
+from medbill.store.models import Patient
+import datetime as dt
+kind, where, keyfile = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+ring = load_or_create_keyring(keyfile, create=False)
+db = Database(keyring=ring, path=Path(where)) if kind == "sqlite" else Database(keyring=ring, url=where)
+with db.write() as s:
+    for i in range(2000):
+        s.add(Patient(practice_id=1, last_name=f"Half{i}", first_name="Way", birth_date=dt.date(1960, 1, 1)))
+    s.flush()
+    print("flushed", flush=True)
+    time.sleep(60)  # killed here, before the commit
+"""
+
+
+def test_a_process_killed_mid_transaction_leaves_nothing(db: Database, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    with db.write() as s:
+        s.add(Practice(name="P"))
+    where = str(db.path) if db.kind == "sqlite" else db.engine.url.render_as_string(hide_password=False)
+    keyfile = db.keyring.path
+    assert keyfile is not None
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, db.kind, where, str(keyfile)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "flushed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    db.engine.dispose()
+    with db.read() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+        if db.kind == "sqlite":
+            assert s.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+    with db.write() as s:  # and the database takes writes again at once
+        s.add(Patient(practice_id=1, last_name="After", first_name="Kill", birth_date=dt.date(1970, 1, 1)))
