@@ -143,6 +143,31 @@ def seed_practice(db: Any, practice_id: int, tag: str) -> Practice:
         ),
     )
     ids["encounter2"] = enc2.id  # type: ignore[attr-defined]
+    # a batch and a remittance as stored rows (their own flows are tested in tests/services)
+    from medbill.store import models as m
+
+    with db.write() as s:
+        batch = m.SubmissionBatch(
+            practice_id=practice_id,
+            kind="837P",
+            interchange_control=f"00000000{tag[-1]}",
+            group_control="1",
+            claim_count=1,
+            total_charge=Decimal("120.00"),
+            sha256="0" * 64,
+            content="ISA*...~",
+        )
+        remit = m.Remittance(
+            practice_id=practice_id,
+            sha256=tag.ljust(64, "0"),
+            payer_trace_id="1999999999",
+            trace=f"TRACE{tag}",
+            payment_amount=Decimal("0.00"),
+            content="ISA*...~",
+        )
+        s.add_all([batch, remit])
+        s.flush()
+        ids["batch"], ids["remittance"] = batch.id, remit.id
     return Practice(practice_id, ids)
 
 
@@ -171,5 +196,16 @@ def world(db: Any, monkeypatch: pytest.MonkeyPatch) -> World:
         tokens[role] = _sign_in(db, f"user-{role.value}", made.otpauth_uri)
     own = seed_practice(db, pa.id, "A")
     other = seed_practice(db, pb.id, "B")
+    # users the admin routes act on (never used to sign in, so role changes and MFA resets harm no test)
+    for practice, tag in ((own, "a"), (other, "b")):
+        target = auth.create_user(
+            db,
+            actor=sysadmin,
+            username=f"target-{tag}",
+            password=PASSWORD,
+            role=Role.FRONT_DESK,
+            practice_id=practice.id,
+        )
+        practice.ids["user"] = target.user_id
     client = TestClient(create_app(db=db), raise_server_exceptions=False)
     return World(client=client, tokens=tokens, own=own, other=other, db=db)

@@ -69,6 +69,7 @@ def create_app(*, db: Database | None = None, settings: Settings | None = None) 
         )
         return response
 
+    from medbill.api.routes import admin as admin_routes
     from medbill.api.routes import auth as auth_routes
     from medbill.api.routes import codes as code_routes
     from medbill.api.routes import operations as operation_routes
@@ -78,4 +79,5 @@ def create_app(*, db: Database | None = None, settings: Settings | None = None) 
     app.include_router(code_routes.router)
     app.include_router(record_routes.router)
     app.include_router(operation_routes.router)
+    app.include_router(admin_routes.router)
     return app
