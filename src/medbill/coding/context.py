@@ -1,109 +1,266 @@
 """Assertion of each mention: present, negated, possible, historical, family, hypothetical.
 
-medspaCy's ConText finds the in-sentence cues ("denies", "no evidence of", "possible", "rule
-out", "history of", "mother had") over a blank spaCy English tokenizer. Sentences come from
-``coding.text`` and each sentence holding a mention and a cue word is one small ConText document,
-which keeps the work linear in the note (ConText over a whole note pairs every cue with every
-mention). PyRuSH is not used (slower; its DEBUG logging is silenced). ConText's default scope is
-the whole sentence, which over-negates long machine-translated sentences: every rule without its
-own ``max_scope`` gets ``MAX_SCOPE`` tokens. medspaCy's English rules lack the ICD-10-CM uncertain
-terms ("probable", "suspected", "compatible with", "cannot be excluded") and common post-negations
-("was ruled out", "is absent"): ``data/context_rules.json`` adds them, with historical and
-hypothetical cues. Sections come from ``coding.text.sections`` (medspaCy's
-category names; its sectionizer took ~14 ms on a 1,000-word note, over the whole budget): a
-mention under "Family history:" is the family's, under "Past medical history:" historical.
+The algorithm and the rules are medspaCy's ConText (medspaCy 1.3.1, pinned): its English rule file
+(``resources/en/context_rules.json`` of the medspacy wheel) plus ours in ``data/context_rules.json``
+(ICD-10-CM uncertain terms "probable", "suspected", "compatible with", "cannot be excluded";
+post-negations "was ruled out", "is absent"; historical and hypothetical cues; pseudo-cues).
 
-medspaCy is imported lazily: ``available()`` says whether it loaded; without it only the section
-headings decide (everything else is "present"), and the pipeline warns.
+medspaCy runs its rules through spaCy's token ``Matcher``; on a 1,000-word note that matcher and
+spaCy's tokenizer took ~55% of the pipeline's time. Here the same rules run as a phrase trie over
+a regex tokenization that splits like spaCy's (words, punctuation, ``n't``, ``'s``), with
+ConText's own semantics reproduced step by step from ``medspacy.context``:
+
+- token patterns (``LOWER`` / ``LOWER IN`` / ``IS_ALPHA``, ``OP: "?"``) are expanded into phrases;
+- overlapping matches are pruned, the longest kept (``prune_overlapping_matches``);
+- each modifier's scope runs from the cue to the end (FORWARD) / start (BACKWARD) of the sentence,
+  or both (BIDIRECTIONAL), cut to ``max_scope`` tokens; every rule without one gets ``MAX_SCOPE``
+  (ConText's whole-sentence scope over-negates long machine-translated sentences);
+- scopes are limited pairwise (``ConTextGraph.update_scopes``): a TERMINATE cue ("but", "however")
+  or a cue of the same category ends a scope (``ConTextModifier.limit_scope``);
+- a PSEUDO cue ("no change in", "not only", "gram negative") wins the overlap with a shorter cue
+  and modifies nothing;
+- a modifier modifies a mention inside its scope that it does not overlap (``modifies``).
+
+The document is the sentence (from ``coding.text``), as when each sentence was its own spaCy Doc:
+a scope never crosses a sentence end. ``assert_mentions_medspacy`` runs medspaCy itself on the same
+input (tests compare the two; it is not on the hot path). Sections come from
+``coding.text.sections`` (medspaCy's category names): a mention under "Family history:" is the
+family's, under "Past medical history:" historical.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from itertools import product
+from pathlib import Path
 from typing import Any
 
 from medbill.coding.model import Assertion
 
 MAX_SCOPE = 6
-_CUE_WORD = re.compile(r"[a-z']+")
-_COMMON = frozenset(
-    "a an the is was are were be been being has have had as to of for in on at by with can did does do "
-    "it its this that there if or and not".split()
-)
 _LOCK = threading.Lock()
-_NLP: Any = None
+_ENGINE: _Engine | None = None
 _ERROR: str | None = None
+_MEDSPACY: Any = None
 
 SECTION_ASSERTION: dict[str, Assertion] = {
     "family_history": "family",
     "past_medical_history": "historical",
     "past_surgical_history": "historical",
 }
+_ATTRIBUTE: dict[str, Assertion] = {
+    "NEGATED_EXISTENCE": "negated",
+    "FAMILY": "family",
+    "HYPOTHETICAL": "hypothetical",
+    "POSSIBLE_EXISTENCE": "possible",
+    "HISTORICAL": "historical",
+}
+# when several modifiers apply, this order decides (as the pipeline always read ConText's flags)
+_PRECEDENCE: tuple[Assertion, ...] = ("negated", "family", "hypothetical", "possible", "historical")
+# spaCy-like tokens: "does" + "n't", "mother" + "'s", words, single punctuation marks
+_TOK = re.compile(r"[^\W_]+(?=n't\b)|n't\b|'s\b|[^\W_]+|[^\w\s]|_", re.IGNORECASE)
+_ALPHA = "\x00alpha"
 
 
-def _build() -> tuple[Any, Any, frozenset[str]]:
-    for name in ("PyRuSH", "medspacy", "loguru"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    try:  # PyRuSH logs through loguru at DEBUG on import
-        from loguru import logger as _loguru
+@dataclass(frozen=True, slots=True)
+class Rule:
+    literal: str
+    category: str
+    direction: str  # FORWARD | BACKWARD | BIDIRECTIONAL | TERMINATE | PSEUDO
+    max_scope: int
+    order: int  # position among the rules (medspaCy's match order for equal spans)
 
-        _loguru.disable("PyRuSH")
-    except ImportError:  # pragma: no cover - loguru comes with PyRuSH
-        pass
-    import spacy
-    from medspacy.context import ConTextRule  # type: ignore[import-untyped]
 
-    nlp = spacy.blank("en")
-    context: Any = nlp.add_pipe(
-        "medspacy_context",
-        config={"rules": None, "input_span_type": "group", "span_group_name": "mentions"},
-    )
-    from importlib import resources
+class _Node:
+    __slots__ = ("kids", "rules")
 
-    rules = ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)
+    def __init__(self) -> None:
+        self.kids: dict[str, _Node] = {}
+        self.rules: list[Rule] = []
+
+
+def medspacy_rules_path() -> Path:
+    """medspaCy's English ConText rule file, found without importing medspaCy (and spaCy)."""
+    spec = importlib.util.find_spec("medspacy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("medspacy is not installed (pip install medspacy==1.3.1)")
+    root = Path(next(iter(spec.submodule_search_locations))).parent
+    path = root / "resources" / "en" / "context_rules.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"medspaCy's ConText rules are missing ({path.name})")
+    return path
+
+
+def _alternatives(element: dict[str, Any]) -> list[str | None]:
+    """The token strings one pattern element accepts (None: may be absent)."""
+    if "LOWER" in element:
+        value = element["LOWER"]
+        alts = [str(v).lower() for v in value["IN"]] if isinstance(value, dict) else [str(value).lower()]
+    elif element.get("IS_ALPHA"):
+        alts = [_ALPHA]
+    else:
+        raise ValueError(f"unsupported ConText pattern element {element!r}")
+    out: list[str | None] = list(alts)
+    if element.get("OP") == "?":
+        out.append(None)
+    elif element.get("OP") not in (None, "!"):
+        raise ValueError(f"unsupported ConText pattern operator {element.get('OP')!r}")
+    return out
+
+
+class _Engine:
+    def __init__(self, raw_rules: Sequence[dict[str, Any]]) -> None:
+        self.root = _Node()
+        self.rules: list[Rule] = []
+        for n, raw in enumerate(raw_rules):
+            direction = str(raw.get("direction", "BIDIRECTIONAL")).upper()
+            rule = Rule(
+                str(raw["literal"]),
+                str(raw["category"]).upper(),
+                direction,
+                int(raw.get("max_scope") or MAX_SCOPE),
+                n,
+            )
+            self.rules.append(rule)
+            pattern = raw.get("pattern")
+            if pattern is None:
+                phrases = [tuple(t.lower() for t in _TOK.findall(rule.literal))]
+            else:
+                choices = [_alternatives(e) for e in pattern]
+                phrases = [tuple(t for t in combo if t is not None) for combo in product(*choices)]
+            for phrase in phrases:
+                if not phrase or any(" " in t for t in phrase):
+                    continue  # a multi-word token never matches a token (as in spaCy)
+                node = self.root
+                for tok in phrase:
+                    node = node.kids.setdefault(tok, _Node())
+                if rule not in node.rules:
+                    node.rules.append(rule)
+
+    def matches(self, words: Sequence[str]) -> list[tuple[int, int, Rule]]:
+        found: list[tuple[int, int, Rule]] = []
+        n = len(words)
+        root = self.root.kids
+        for i in range(n):
+            if words[i] not in root:
+                continue
+            stack: list[tuple[_Node, int]] = [(root[words[i]], i + 1)]
+            while stack:
+                node, j = stack.pop()
+                for rule in node.rules:
+                    found.append((i, j, rule))
+                if j < n:
+                    nxt = node.kids.get(words[j])
+                    if nxt is not None:
+                        stack.append((nxt, j + 1))
+                    alpha = node.kids.get(_ALPHA)
+                    if alpha is not None and words[j].isalpha():
+                        stack.append((alpha, j + 1))
+        found.sort(key=lambda m: (m[0], m[1], m[2].order))
+        return _prune(found)
+
+
+def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:
+    """medspacy.util.tuple_overlaps, argument order kept (it is not symmetric)."""
+    return a0 <= b0 < a1 or a0 < b1 <= a1
+
+
+def _prune(matches: list[tuple[int, int, Rule]]) -> list[tuple[int, int, Rule]]:
+    """medspacy.common.util.prune_overlapping_matches (strategy "longest")."""
+    while True:
+        if not matches:
+            return matches
+        unpruned = sorted(matches, key=lambda m: (m[0], m[1]))
+        pruned: list[tuple[int, int, Rule]] = []
+        cur = unpruned.pop(0)
+        while True:
+            if not unpruned:
+                pruned.append(cur)
+                break
+            nxt = unpruned.pop(0)
+            if _overlaps(cur[0], cur[1], nxt[0], nxt[1]):
+                pruned.append(max(cur, nxt, key=lambda m: m[1] - m[0]))
+                if not unpruned:
+                    break
+                cur = unpruned.pop(0)
+            else:
+                pruned.append(cur)
+                cur = nxt
+        if len(pruned) == len(matches):
+            return pruned
+        matches = pruned
+
+
+class _Modifier:
+    __slots__ = ("category", "direction", "end", "scope_end", "scope_start", "start")
+
+    def __init__(self, rule: Rule, start: int, end: int, n: int) -> None:
+        self.category = rule.category
+        self.direction = rule.direction
+        self.start = start
+        self.end = end
+        lo, hi = max(start - rule.max_scope, 0), min(end + rule.max_scope, n)  # Span._.window
+        if self.direction == "FORWARD":
+            self.scope_start, self.scope_end = end, hi
+        elif self.direction == "BACKWARD":
+            self.scope_start, self.scope_end = lo, start
+        else:
+            self.scope_start, self.scope_end = lo, hi
+
+    def limit_scope(self, other: _Modifier) -> None:
+        """ConTextModifier.limit_scope (no custom terminated_by, allowed or excluded types here)."""
+        if not _overlaps(self.scope_start, self.scope_end, other.scope_start, other.scope_end):
+            return
+        if self.direction == "TERMINATE":
+            return
+        if other.direction != "TERMINATE" and other.category != self.category:
+            return
+        if self.direction in ("FORWARD", "BIDIRECTIONAL") and other.start > self.start:
+            self.scope_end = min(self.scope_end, other.start)
+        if self.direction in ("BACKWARD", "BIDIRECTIONAL") and other.end < self.end:
+            self.scope_start = max(self.scope_start, other.end)
+
+    def modifies(self, start: int, end: int) -> bool:
+        if _overlaps(self.start, self.end, start, end):
+            return False
+        if self.direction in ("TERMINATE", "PSEUDO"):
+            return False
+        return _overlaps(self.scope_start, self.scope_end, start, end)
+
+
+def _load() -> _Engine:
+    raw: list[dict[str, Any]] = list(json.loads(medspacy_rules_path().read_text(encoding="utf-8"))["context_rules"])
     ours = resources.files("medbill.coding").joinpath("data/context_rules.json")
-    with resources.as_file(ours) as path:
-        rules = rules + ConTextRule.from_json(str(path))
-    cues: set[str] = set()
-    for rule in rules:
-        if rule.max_scope is None:
-            rule.max_scope = MAX_SCOPE
-        if rule.category in ("TERMINATE", "PSEUDO"):
-            continue
-        # the rule's distinctive words: a sentence without any cannot match it
-        words = [w for w in _CUE_WORD.findall(rule.literal.lower()) if w not in _COMMON]
-        cues.update(words or _CUE_WORD.findall(rule.literal.lower()))
-        for element in rule.pattern or ():
-            value = element.get("LOWER") if isinstance(element, dict) else None
-            if isinstance(value, dict) and element.get("OP") not in ("?", "*"):
-                alts = [str(w) for w in value.get("IN", ())]
-                if alts and not any(a in _COMMON for a in alts):
-                    cues.update(alts)
-    context.add(rules)
-    return nlp, context, frozenset(cues)
+    raw += json.loads(ours.read_text(encoding="utf-8"))["context_rules"]
+    return _Engine(raw)
+
+
+def _engine() -> _Engine | None:
+    global _ENGINE, _ERROR
+    with _LOCK:
+        if _ENGINE is None and _ERROR is None:
+            try:
+                _ENGINE = _load()
+            except Exception as exc:  # noqa: BLE001 - any missing file / bad rule: degrade, say why
+                _ERROR = f"assertion detection unavailable (medspaCy ConText rules: {type(exc).__name__}: {exc})"
+        return _ENGINE
 
 
 def available() -> bool:
-    return _pipeline() is not None
+    return _engine() is not None
 
 
 def unavailable_reason() -> str | None:
-    _pipeline()
+    _engine()
     return _ERROR
-
-
-def _pipeline() -> Any:
-    global _NLP, _ERROR
-    with _LOCK:
-        if _NLP is None and _ERROR is None:
-            try:
-                _NLP = _build()
-            except Exception as exc:  # noqa: BLE001 - any import/config failure: degrade, say why
-                _ERROR = f"assertion detection unavailable (medspaCy/spaCy: {type(exc).__name__}: {exc})"
-        return _NLP
 
 
 def assert_mentions(
@@ -115,29 +272,98 @@ def assert_mentions(
     """The assertion of each (start, end) character span of ``text``.
 
     ``bounds`` are the note's sentences; ``section_of[i]`` the section category of span i. ConText
-    runs on each sentence that holds a mention and a ConText cue word (a sentence without a cue
-    cannot modify anything), which keeps it linear in the note's length.
+    runs once per sentence that holds a mention, linear in the note's length.
     """
-    built = _pipeline()
+    engine = _engine()
     out: list[Assertion] = [SECTION_ASSERTION.get(sec, "present") for sec in section_of]
-    if built is None or not spans:
+    if engine is None or not spans:
         return out
-    nlp, context, cues = built
-    by_sent: dict[int, list[int]] = {}
     starts = [a for a, _b in bounds]
-    from bisect import bisect_right
+    by_sent: dict[int, list[int]] = {}
+    for i, (a, _b) in enumerate(spans):
+        k = bisect_right(starts, a) - 1
+        if k >= 0:
+            by_sent.setdefault(k, []).append(i)
+    root = engine.root.kids
+    for k, members in by_sent.items():
+        sa, sb = bounds[k]
+        words: list[str] = []
+        tok_starts: list[int] = []
+        tok_ends: list[int] = []
+        for m in _TOK.finditer(text, sa, sb):
+            words.append(m.group().lower())
+            tok_starts.append(m.start())
+            tok_ends.append(m.end())
+        if not any(w in root for w in words):
+            continue
+        mods = [_Modifier(rule, i, j, len(words)) for i, j, rule in engine.matches(words)]
+        if not mods:
+            continue
+        for x in range(len(mods) - 1):  # ConTextGraph.update_scopes
+            for y in range(x + 1, len(mods)):
+                mods[x].limit_scope(mods[y])
+                mods[y].limit_scope(mods[x])
+        for i in members:
+            a, b = spans[i]
+            # char span -> token span, alignment "expand"
+            t0 = bisect_right(tok_ends, a)
+            t1 = bisect_left(tok_starts, min(b, sb))
+            if t1 <= t0:
+                continue
+            found = {_ATTRIBUTE[m.category] for m in mods if m.category in _ATTRIBUTE and m.modifies(t0, t1)}
+            for label in _PRECEDENCE:
+                if label in found:
+                    out[i] = label
+                    break
+    return out
 
+
+# ---------------------------------------------------------------------------------- medspaCy itself
+def _medspacy() -> Any:
+    global _MEDSPACY
+    with _LOCK:
+        if _MEDSPACY is None:
+            for name in ("PyRuSH", "medspacy", "loguru"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+            import spacy
+            from medspacy.context import ConTextRule  # type: ignore[import-untyped]
+
+            nlp = spacy.blank("en")
+            context: Any = nlp.add_pipe(
+                "medspacy_context",
+                config={"rules": None, "input_span_type": "group", "span_group_name": "mentions"},
+            )
+            rules = ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)
+            ours = resources.files("medbill.coding").joinpath("data/context_rules.json")
+            with resources.as_file(ours) as path:
+                rules = rules + ConTextRule.from_json(str(path))
+            for rule in rules:
+                if rule.max_scope is None:
+                    rule.max_scope = MAX_SCOPE
+            context.add(rules)
+            _MEDSPACY = (nlp, context)
+        return _MEDSPACY
+
+
+def assert_mentions_medspacy(
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    bounds: Sequence[tuple[int, int]],
+    section_of: Sequence[str],
+) -> list[Assertion]:
+    """The same as ``assert_mentions`` through medspaCy's ConText component (a spaCy Doc per
+    sentence): the reference the phrase engine is tested against. Needs spaCy; slow."""
+    nlp, context = _medspacy()
+    out: list[Assertion] = [SECTION_ASSERTION.get(sec, "present") for sec in section_of]
+    starts = [a for a, _b in bounds]
+    by_sent: dict[int, list[int]] = {}
     for i, (a, _b) in enumerate(spans):
         k = bisect_right(starts, a) - 1
         if k >= 0:
             by_sent.setdefault(k, []).append(i)
     for k, members in by_sent.items():
         sa, sb = bounds[k]
-        sentence = text[sa:sb]
-        low = sentence.lower()
-        if not any(w in cues for w in _CUE_WORD.findall(low)):
-            continue
-        doc = nlp.make_doc(sentence)
+        doc = nlp.make_doc(text[sa:sb])
         for j, tok in enumerate(doc):
             tok.is_sent_start = j == 0
         group: list[Any] = []
@@ -153,14 +379,15 @@ def assert_mentions(
         doc.spans["mentions"] = group
         doc = context(doc)
         for i, span in zip(index, doc.spans["mentions"], strict=False):
-            if span._.is_negated:
-                out[i] = "negated"
-            elif span._.is_family:
-                out[i] = "family"
-            elif span._.is_hypothetical:
-                out[i] = "hypothetical"
-            elif span._.is_uncertain:
-                out[i] = "possible"
-            elif span._.is_historical:
-                out[i] = "historical"
+            flags = {
+                "negated": span._.is_negated,
+                "family": span._.is_family,
+                "hypothetical": span._.is_hypothetical,
+                "possible": span._.is_uncertain,
+                "historical": span._.is_historical,
+            }
+            for label in _PRECEDENCE:
+                if flags[label]:
+                    out[i] = label
+                    break
     return out

@@ -16,12 +16,21 @@ whose title reads "A with B" (E11 + N18 -> E11.22).
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
+import logging
+import marshal
+import os
 import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from medbill.codesets.refstore import RefStore
 from medbill.codesets.search import lexicon as search_lexicon
@@ -29,6 +38,7 @@ from medbill.codesets.text import fold, stem
 from medbill.coding.text import MATCH_STOPWORDS
 from medbill.core.codes import CodeSystem
 
+_log = logging.getLogger(__name__)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _PARENS = re.compile(r"\s*[\(\[][^)\]]*[\)\]]")
 MAX_KEY = 8
@@ -47,25 +57,28 @@ GENERIC = frozenset(
 RANK = {"title": 0, "title_short": 1, "inclusion": 2, "index": 2, "derived": 3, "title_head": 4, "alias": 5, "hcpcs": 6}
 
 
+@lru_cache(maxsize=200_000)
 def key_of(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in _WORD.findall(fold(text).lower()) if w not in MATCH_STOPWORDS)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One way a code set names a code (immutable; a tuple so that a cached lexicon loads fast)."""
+
     system: CodeSystem
     code: str
     source: str  # title | title_short | title_head | inclusion | index | derived | alias | hcpcs
     label: str  # the text it came from
 
 
-@dataclass(slots=True)
-class Node:
+class Node(NamedTuple):
+    """An ICD-10-CM tabular node; ``children`` is filled once when the hierarchy is linked."""
+
     kind: str
     billable: bool
     title: str
     parent: str | None
-    children: list[str] = field(default_factory=list)
+    children: list[str]
 
 
 @dataclass(slots=True)
@@ -77,6 +90,9 @@ class Lexicon:
     key_freq: dict[str, int]  # how many keys each token appears in (for idf-like weights)
     notes: dict[str, list[tuple[str, str]]]  # code -> [(kind, text)] where it stands
     hcpcs_titles: dict[str, str]
+    first_len: dict[str, int]  # first word of a key -> the longest key it starts
+    bag_words: frozenset[str]  # the words of the order-free bags
+    memo: dict[str, Any] = field(default_factory=dict)  # per-code results of the pipeline (notes in force)
     _active: dict[date, frozenset[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,15 +122,144 @@ _CACHE: dict[str, Lexicon] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def lexicon_for(store: RefStore) -> Lexicon:
-    """The lexicon of a store, built on first use and kept for the process (keyed by the file)."""
+def lexicon_for(store: RefStore, *, cache_dir: Path | None | bool = None) -> Lexicon:
+    """The lexicon of a store, kept for the process (keyed by the file).
+
+    A worker process loads it from a compact cache file (``<MEDBILL_HOME>/cache/
+    coding-lexicon-<digest>.bin``, ~0.3 s) keyed by the digest of the store's releases (dataset and
+    SHA-256 of every loaded file), the curated lexicon and ``FORMAT``; the first process builds it
+    from the store (~6 s) and writes the file. ``cache_dir=False`` never reads or writes a file.
+    """
     key = str(store.path) if store.path is not None else f"conn:{id(store.conn)}"
     with _CACHE_LOCK:
         lex = _CACHE.get(key)
         if lex is None:
-            lex = build_lexicon(store)
+            folder = None if cache_dir is False else (cache_dir if isinstance(cache_dir, Path) else _cache_dir())
+            path = folder / f"coding-lexicon-{release_digest(store)[:24]}.bin" if folder is not None else None
+            if path is not None and path.is_file():
+                try:
+                    lex = load_lexicon(path)
+                except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
+                    _log.warning("coding lexicon cache %s unreadable (%s): rebuilding", path.name, type(exc).__name__)
+            if lex is None:
+                lex = build_lexicon(store)
+                if path is not None:
+                    try:
+                        save_lexicon(lex, path)
+                    except OSError as exc:
+                        _log.warning("coding lexicon cache not written (%s)", type(exc).__name__)
             _CACHE[key] = lex
+            # ~1M long-lived objects: keep them out of the cyclic GC's full collections, which
+            # would otherwise walk them again and again while notes are coded
+            gc.collect()
+            gc.freeze()
         return lex
+
+
+FORMAT = "medbill-coding-lexicon/1"
+
+
+def _cache_dir() -> Path | None:
+    raw = os.environ.get("MEDBILL_CODING_CACHE")
+    if raw is not None and raw.strip().lower() in ("", "0", "off", "no", "false"):
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    from medbill.settings import Settings
+
+    return Settings.from_env().home / "cache"
+
+
+def release_digest(store: RefStore) -> str:
+    """SHA-256 over what the lexicon is built from: the store's releases, the curated lexicon, FORMAT."""
+    h = hashlib.sha256(FORMAT.encode())
+    for dataset, sha in store.conn.execute("SELECT dataset, sha256 FROM release ORDER BY dataset, sha256"):
+        h.update(f"{dataset}\t{sha}\n".encode())
+    curated = resources.files("medbill.codesets").joinpath("data/lexicon.tsv")
+    if curated.is_file():
+        h.update(curated.read_bytes())
+    return h.hexdigest()
+
+
+def save_lexicon(lex: Lexicon, path: Path) -> None:
+    """Write the lexicon as flat columns with marshal: strings pooled, entries and nodes as tuples of
+    pool indexes, the derived indexes (bags, word frequencies) as they are. No code objects, no
+    pickle: a reader needs only the standard library and this module."""
+    pool: dict[str, int] = {}
+
+    def ix(text: str) -> int:
+        n = pool.get(text)
+        if n is None:
+            n = pool[text] = len(pool)
+        return n
+
+    terms = {
+        key: tuple((ix(str(e.system)), ix(e.code), ix(e.source), ix(e.label)) for e in entries)
+        for key, entries in lex.terms.items()
+    }
+    nodes = {
+        code: (ix(n.kind), n.billable, ix(n.title), n.parent or "", tuple(n.children)) for code, n in lex.nodes.items()
+    }
+    data = {
+        "format": FORMAT,
+        "terms": terms,
+        "nodes": nodes,
+        "combos": lex.combos,
+        "notes": {code: tuple((ix(k), ix(t)) for k, t in items) for code, items in lex.notes.items()},
+        "hcpcs": lex.hcpcs_titles,
+        "bags": lex.bags,
+        "key_freq": lex.key_freq,
+        "first_len": lex.first_len,
+        "bag_words": lex.bag_words,
+        "pool": tuple(pool),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(marshal.dumps(data))
+    os.replace(tmp, path)
+
+
+def load_lexicon(path: Path) -> Lexicon:
+    """Read a file of ``save_lexicon`` (the cyclic GC is paused: ~400k acyclic objects are made)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _load(path: Path) -> Lexicon:
+    data = marshal.loads(path.read_bytes())
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError("not a coding lexicon of this format")
+    pool: tuple[str, ...] = data["pool"]
+    strings: list[Any] = list(pool)
+    for n, v in enumerate(pool):
+        if v in _SYSTEM_NAMES:
+            strings[n] = CodeSystem(v)
+    make_entry = Entry._make
+    terms = {key: [make_entry([strings[i] for i in row]) for row in rows] for key, rows in data["terms"].items()}
+    nodes = {
+        code: Node(pool[k], b, pool[t], parent or None, list(kids))
+        for code, (k, b, t, parent, kids) in data["nodes"].items()
+    }
+    notes = {code: [(pool[k], pool[t]) for k, t in items] for code, items in data["notes"].items()}
+    return Lexicon(
+        terms,
+        data["bags"],
+        nodes,
+        data["combos"],
+        data["key_freq"],
+        notes,
+        data["hcpcs"],
+        data["first_len"],
+        data["bag_words"],
+    )
+
+
+_SYSTEM_NAMES = frozenset(str(s) for s in CodeSystem)
 
 
 def _variants(title: str) -> list[tuple[tuple[str, ...], str]]:
@@ -156,12 +301,8 @@ def build_lexicon(store: RefStore) -> Lexicon:
         " JOIN release r ON r.id = c.release_id WHERE c.system='ICD10CM' AND r.dataset LIKE 'icd10cm%'"
         " ORDER BY r.effective_from, r.id"
     ):
-        nodes[code] = Node(kind, bool(billable), desc, parent)
-    for code, node in nodes.items():
-        if node.parent and node.parent in nodes:
-            nodes[node.parent].children.append(code)
-    for node in nodes.values():
-        node.children.sort()
+        nodes[code] = Node(kind, bool(billable), desc, parent, [])
+    _link(nodes)
     cm = CodeSystem.ICD10CM
     for code, node in nodes.items():
         if node.kind in ("chapter", "block") or not node.title:
@@ -215,21 +356,44 @@ def build_lexicon(store: RefStore) -> Lexicon:
         entries.sort(
             key=lambda e: (
                 RANK.get(e.source, 9),
-                0 if nodes.get(e.code, Node("", True, "", None)).billable else 1,
+                0 if nodes.get(e.code, Node("", True, "", None, [])).billable else 1,
                 len(e.code),
                 e.code,
             )
         )
     _add_aliases(terms)
     combos = _combinations(nodes, terms)
+    return _finish(terms, nodes, combos, notes, hcpcs_titles)
+
+
+def _link(nodes: dict[str, Node]) -> None:
+    for code, node in nodes.items():
+        if node.parent and node.parent in nodes:
+            nodes[node.parent].children.append(code)
+    for node in nodes.values():
+        node.children.sort()
+
+
+def _finish(
+    terms: dict[tuple[str, ...], list[Entry]],
+    nodes: dict[str, Node],
+    combos: dict[tuple[str, str], tuple[str, str]],
+    notes: dict[str, list[tuple[str, str]]],
+    hcpcs_titles: dict[str, str],
+) -> Lexicon:
+    """The derived indexes: order-free bags, word frequencies, the longest key by first word."""
     bags: dict[tuple[str, ...], tuple[str, ...]] = {}
     key_freq: dict[str, int] = {}
+    first_len: dict[str, int] = {}
     for key in terms:
         for w in set(key):
             key_freq[w] = key_freq.get(w, 0) + 1
+        if first_len.get(key[0], 0) < len(key):
+            first_len[key[0]] = len(key)
         if 2 <= len(key) <= 4:
             bags.setdefault(tuple(sorted(key)), key)
-    return Lexicon(terms, bags, nodes, combos, key_freq, notes, hcpcs_titles)
+    bag_words = frozenset(w for k in bags for w in k)
+    return Lexicon(terms, bags, nodes, combos, key_freq, notes, hcpcs_titles, first_len, bag_words)
 
 
 def _add_aliases(terms: dict[tuple[str, ...], list[Entry]]) -> None:

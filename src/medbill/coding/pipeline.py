@@ -16,9 +16,9 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
@@ -50,6 +50,7 @@ _SOURCE_CONF = {
     "title_head": 0.62,
     "hcpcs": 0.45,
     "local_abbreviation": 0.70,
+    "practice": 0.85,
 }
 _BAG_PENALTY = 0.15
 _MAX_MENTIONS = 40
@@ -131,18 +132,26 @@ def suggest(
     sent_keys = _sentence_keys(tokens)
     active = lex.active(store, on)
     cands: dict[tuple[CodeSystem, str], _Cand] = {}
+    resolved: dict[tuple[CodeSystem, str, int], tuple[str, list[str], bool]] = {}
     for mi, m in enumerate(mentions):
-        context_words = sent_keys.get(m.sent, frozenset())
-        targets: list[tuple[CodeSystem, str, float, list[str]]] = []
-        for e in m.entries[:1]:
-            targets.append((e.system, e.code, m.conf, [f"{_source_label(e.source)}: {e.label}"]))
-        for system, code, conf in m.learned[:2]:
-            targets.append((system, code, conf, [f"learned: '{m.label}' -> {display(code, system)} ({conf:.2f})"]))
-        for system, code, conf, path in targets:
-            final, steps, specific = _resolve(system, code, context_words, lex, store, active)
+        targets: list[tuple[CodeSystem, str, float, Entry | None]] = [
+            (e.system, e.code, m.conf, e) for e in m.entries[:1]
+        ]
+        targets += [(system, code, conf, None) for system, code, conf in m.learned[:2]]
+        for system, code, conf, entry in targets:
+            memo = (system, code, m.sent)
+            hit = resolved.get(memo)
+            if hit is None:
+                words = sent_keys.get(m.sent, frozenset())
+                hit = resolved[memo] = _resolve(system, code, words, lex, store, active)
+            final, steps, specific = hit
             key = (system, final)
             cand = cands.get(key)
             if cand is None:
+                if entry is not None:
+                    path = [f"{_source_label(entry.source)}: {entry.label}"]
+                else:
+                    path = [f"learned: '{m.label}' -> {display(code, system)} ({conf:.2f})"]
                 cand = cands[key] = _Cand(system, final, path=path + steps, specific=specific)
             if len(cand.spans) >= _MAX_MENTIONS:
                 continue  # confidence has saturated; keep the work bounded on huge notes
@@ -178,6 +187,7 @@ def _source_label(source: str) -> str:
         "alias": "abbreviation/synonym",
         "hcpcs": "HCPCS description",
         "local_abbreviation": "abbreviation defined in the note",
+        "practice": "practice synonym (accepted by a coder)",
     }.get(source, source)
 
 
@@ -194,7 +204,13 @@ def _find_mentions(text: str, tokens: list[Token], lex: Lexicon, opts: CodingOpt
                     Entry(e.system, e.code, "local_abbreviation", f"{abbr.upper()} = {text[a:b]}") for e in found
                 ]
                 break
+    practice = _practice_terms(opts.practice_synonyms)
+    practice_len = max((len(k) for k in practice), default=0)
     out: list[_Mention] = []
+    terms, bags, first_len = lex.terms, lex.bags, lex.first_len
+    bag_run = [0] * (n + 1)  # how many tokens from i on are words of some order-free bag
+    for t in range(n - 1, -1, -1):
+        bag_run[t] = bag_run[t + 1] + 1 if keys[t] in lex.bag_words else 0
     i = 0
     while i < n:
         sent = tokens[i].sent
@@ -202,15 +218,23 @@ def _find_mentions(text: str, tokens: list[Token], lex: Lexicon, opts: CodingOpt
         while limit < n and limit - i < MAX_KEY and tokens[limit].sent == sent:
             limit += 1
         best: tuple[int, list[Entry], str] | None = None
-        for j in range(limit, i, -1):
-            hit = lex.terms.get(tuple(keys[i:j]))
+        for j in range(min(limit, i + practice_len), i, -1) if practice else ():
+            hit = practice.get(tuple(keys[i:j]))
             if hit:
                 best = (j, hit, "exact")
                 break
-            if 2 <= j - i <= 4:
-                ordered = lex.bags.get(tuple(sorted(keys[i:j])))
+        longest = i + first_len.get(keys[i], 0) if best is None else i
+        bag_end = i + min(bag_run[i], 4)
+        for j in range(min(limit, max(longest, bag_end)) if best is None else i, i, -1):
+            if j <= longest:
+                hit = terms.get(tuple(keys[i:j]))
+                if hit:
+                    best = (j, hit, "exact")
+                    break
+            if 2 <= j - i and j <= bag_end:
+                ordered = bags.get(tuple(sorted(keys[i:j])))
                 if ordered:
-                    best = (j, lex.terms[ordered], "bag")
+                    best = (j, terms[ordered], "bag")
                     break
         if best is None and keys[i] in local:
             best = (i + 1, local[keys[i]], "exact")
@@ -234,11 +258,30 @@ def _find_mentions(text: str, tokens: list[Token], lex: Lexicon, opts: CodingOpt
         else:
             i += 1
     if opts.use_learned:
-        _learned_mentions(text, tokens, out, opts.learned)
+        _learned_mentions(text, tokens, out, opts.learned, opts.learned_min)
     return out
 
 
-def _learned_mentions(text: str, tokens: list[Token], out: list[_Mention], name: str) -> None:
+@lru_cache(maxsize=64)
+def _practice_terms(synonyms: tuple[tuple[str, str, str], ...]) -> dict[tuple[str, ...], list[Entry]]:
+    """Token key -> entries of a practice's accepted mention -> code pairs (bad rows are skipped)."""
+    out: dict[tuple[str, ...], list[Entry]] = {}
+    for mention, system, code in synonyms:
+        key = key_of(mention)
+        if not key or len(key) > MAX_KEY:
+            continue
+        try:
+            cs = CodeSystem(system)
+        except ValueError:
+            continue
+        entry = Entry(cs, code.replace(".", "").upper(), "practice", mention)
+        bucket = out.setdefault(key, [])
+        if entry not in bucket:
+            bucket.append(entry)
+    return out
+
+
+def _learned_mentions(text: str, tokens: list[Token], out: list[_Mention], name: str, floor: float) -> None:
     assoc = associations(name)
     if not assoc:
         return
@@ -264,6 +307,8 @@ def _learned_mentions(text: str, tokens: list[Token], out: list[_Mention], name:
             if any(covered[i:j]):
                 continue
             hits = assoc.get(tuple(keys[i:j]))
+            if hits and floor > 0:
+                hits = tuple(h for h in hits if h[2] >= floor or h[0] is not CodeSystem.ICD10CM)
             if not hits:
                 continue
             a, b = tokens[i].start, tokens[j - 1].end
@@ -381,6 +426,12 @@ def _ranges(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=50_000)
+def _category_reach(text: str) -> tuple[tuple[str, str], ...]:
+    """The 3-character category intervals a note's code references can reach (a quick pre-test)."""
+    return tuple((lo[:3], (hi or lo)[:3]) for lo, hi in _ranges(text))
+
+
 def _in_ranges(code: str, text: str) -> bool:
     """Does a note's text reference this code (E11.22, E11.-, N18.1-N18.6)?"""
     for lo, hi in _ranges(text):
@@ -394,6 +445,10 @@ def _in_ranges(code: str, text: str) -> bool:
 
 def _notes_for(code: str, lex: Lexicon) -> list[tuple[str, str, str]]:
     """(kind, text, where) of the notes in force for a code: its own and those inherited."""
+    memo_key = f"notes:{code}"
+    hit: list[tuple[str, str, str]] | None = lex.memo.get(memo_key)
+    if hit is not None:
+        return hit
     out: list[tuple[str, str, str]] = []
     current: str | None = code
     depth = 0
@@ -404,6 +459,8 @@ def _notes_for(code: str, lex: Lexicon) -> list[tuple[str, str, str]]:
         node = lex.nodes.get(current)
         current = node.parent if node else None
         depth += 1
+    if len(lex.memo) < 100_000:
+        lex.memo[memo_key] = out
     return out
 
 
@@ -433,7 +490,12 @@ def _apply_combinations(
     done = set() if done is None else done
     _DONE_MARK = done
     cm = [c for (s, _k), c in cands.items() if s is CodeSystem.ICD10CM]
+    heads = lex.memo.get("combo_heads")
+    if heads is None:
+        heads = lex.memo["combo_heads"] = frozenset(h for h, _t in lex.combos)
     for head in cm:
+        if head.code[:3] not in heads:
+            continue
         for tail in cm:
             if head is tail or head.code[:3] == tail.code[:3]:
                 continue
@@ -486,6 +548,7 @@ def _rank(
 ) -> tuple[list[Suggestion], list[Task]]:
     out: list[Suggestion] = []
     tasks: list[Task] = []
+    scored: list[tuple[bool, float, str, _Cand, Assertion, bool, bool, str]] = []
     for cand in cands.values():
         assertion = _assertion_of(cand.assertions)
         if assertion not in ("present", "possible") and not opts.include_non_present:
@@ -497,17 +560,28 @@ def _rank(
         codable = assertion == "present" or (assertion == "possible" and uncertain_ok)
         if not codable:
             conf *= 0.5
-        if cand.system is CodeSystem.ICD10CM:
-            billable = cand.code in active
-            description = lex.title(cand.code)
-        elif cand.system is CodeSystem.HCPCS:
-            billable = cand.code in lex.hcpcs_titles
-            description = lex.hcpcs_titles.get(cand.code, "")
-        else:
-            billable = len(cand.code) == 7
-            description = store.describe(cand.system, cand.code) or ""
         if conf < opts.min_confidence:
             continue
+        if cand.system is CodeSystem.ICD10CM:
+            billable = cand.code in active
+        elif cand.system is CodeSystem.HCPCS:
+            billable = cand.code in lex.hcpcs_titles
+        else:
+            billable = len(cand.code) == 7
+        sure = codable and billable and cand.specific and conf >= opts.suggest_threshold
+        scored.append((not sure, -round(conf, 4), cand.code, cand, assertion, codable, billable, str(cand.system)))
+    scored.sort(key=lambda t: (t[0], t[1], t[2], t[7]))
+    for _unsure, _neg, _code, cand, assertion, codable, billable, _sys in scored[: opts.limit]:
+        miss = 1.0
+        for c in cand.confs:
+            miss *= 1.0 - max(0.0, min(c, 0.99))
+        conf = (1.0 - miss) * (1.0 if codable else 0.5)
+        if cand.system is CodeSystem.ICD10CM:
+            description = lex.title(cand.code)
+        elif cand.system is CodeSystem.HCPCS:
+            description = lex.hcpcs_titles.get(cand.code, "")
+        else:
+            description = store.describe(cand.system, cand.code) or ""
         sure = codable and billable and cand.specific and conf >= opts.suggest_threshold
         status: Status = "suggested" if sure else "possible"
         spans = []
@@ -567,7 +641,12 @@ def _rank(
                 header = text_.rstrip()
                 continue
             text_ = f"{header} {text_}" if header else text_
-            supported = tuple(o.display for o in present if o is not s and _in_ranges(o.code, text_))
+            spans3 = _category_reach(text_)
+            supported = tuple(
+                o.display
+                for o in present
+                if o is not s and any(lo <= o.code[:3] <= hi for lo, hi in spans3) and _in_ranges(o.code, text_)
+            )
             where = "" if at == s.code else f" (from {display(at, s.system)})"
             tasks.append(
                 Task(kind, s.code, s.system, f"{kind.replace('_', ' ')}{where}: {text_}", candidates=supported)  # type: ignore[arg-type]
@@ -580,17 +659,25 @@ def _rank(
         for s in present:
             if s.status == "suggested":
                 tasks.append(Task("poa", s.code, s.system, f"present on admission indicator for {s.display} (Y/N/U/W)"))
-    return [replace(s) for s in out], tasks
+    return out, tasks
 
 
 def _conflicts(suggestions: Sequence[Suggestion], lex: Lexicon) -> list[Conflict]:
     out: list[Conflict] = []
     cm = [s for s in suggestions if s.system is CodeSystem.ICD10CM and s.assertion == "present"]
+    by_cat = sorted((s.code[:3], n) for n, s in enumerate(cm))
+    cats = [c for c, _n in by_cat]
     for s in cm:
         for kind, text, at in _notes_for(s.code, lex):
             if kind != "excludes1":
                 continue
-            for o in cm:
-                if o is not s and o.code[:3] != s.code[:3] and _in_ranges(o.code, text):
+            seen: set[int] = set()
+            for lo, hi in _category_reach(text):
+                for k in range(bisect_left(cats, lo), bisect_right(cats, hi)):
+                    n = by_cat[k][1]
+                    o = cm[n]
+                    if n in seen or o is s or o.code[:3] == s.code[:3] or not _in_ranges(o.code, text):
+                        continue
+                    seen.add(n)
                     out.append(Conflict(s.code, o.code, s.system, f"Excludes1 at {display(at, s.system)}: {text}"))
     return out

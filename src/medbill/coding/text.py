@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from medbill.codesets.text import STOPWORDS, fold, stem
 
@@ -67,8 +68,9 @@ class NoteError(ValueError):
     """A note that cannot be read as text (binary, undecodable)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """A content token (a tuple: thousands are made per note)."""
+
     start: int
     end: int
     key: str  # folded, lower-case, stemmed
@@ -118,11 +120,12 @@ def _controls(text: str) -> int:
     return bad * max(1, len(text) // max(1, len(sample)))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def clean(text: str) -> str:
     """Same length as ``text`` (offsets survive): NULs and other controls become spaces."""
-    if not any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
-        return text
-    return "".join(" " if ord(ch) < 32 and ch not in "\t\n\r" else ch for ch in text)
+    return _CONTROL.sub(" ", text) if _CONTROL.search(text) else text
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
@@ -156,13 +159,29 @@ def sections(text: str) -> list[Section]:
 def tokenize(text: str, bounds: list[tuple[int, int]]) -> list[Token]:
     """Content tokens (stopwords dropped) with their sentence number."""
     out: list[Token] = []
+    keys = _KEYS
     for n, (a, b) in enumerate(bounds):
         for m in _TOKEN.finditer(text, a, b):
-            word = fold(m.group()).lower()
-            if word in MATCH_STOPWORDS:
-                continue
-            out.append(Token(m.start(), m.end(), stem(word), n))
+            raw = m.group()
+            key = keys.get(raw, "")
+            if key == "":
+                key = word_key(raw)
+            if key is not None:
+                out.append(Token(m.start(), m.end(), key, n))
     return out
+
+
+_KEYS: dict[str, str | None] = {}
+
+
+def word_key(raw: str) -> str | None:
+    """The matching key of one word (None for a stopword), memoised (bounded)."""
+    word = raw.lower() if raw.isascii() else fold(raw).lower()
+    key = None if word in MATCH_STOPWORDS else stem(word)
+    if len(_KEYS) > 500_000:
+        _KEYS.clear()
+    _KEYS[raw] = key
+    return key
 
 
 _ABBR_PAREN = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9]{1,9})\s*\)")

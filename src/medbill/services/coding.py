@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from medbill.coding import suggest
+from medbill.coding import CodingOptions, suggest
 from medbill.core.codes import CodeSystem, normalize
 from medbill.core.errors import MedbillError, NotFound, ValidationFailed
 from medbill.services import reference
@@ -26,7 +26,7 @@ from medbill.settings import Settings
 from medbill.store import models as m
 from medbill.store.db import Database
 
-__all__ = ["DecisionIn", "SuggestionsView", "record_decision", "suggest_for_encounter"]
+__all__ = ["DecisionIn", "SuggestionsView", "practice_synonyms", "record_decision", "suggest_for_encounter"]
 
 _lock = threading.Lock()  # the reference store connection is shared by threads
 
@@ -76,11 +76,12 @@ def suggest_for_encounter(
             .where(m.CodingDecision.practice_id == op.practice_id, m.CodingDecision.accepted.is_(False))
             .group_by(m.CodingDecision.system, m.CodingDecision.code, m.CodingDecision.mention_bidx)
         ).all()
+        synonyms = practice_synonyms(op.session, practice_id=op.practice_id)
         on = enc.service_date
     path = refdata_path or (settings or Settings.from_env()).refdata_path
     store = reference.open_store(settings=_with_refdata(settings, path))
     with _lock:
-        result = suggest(note, store=store, setting=chosen, on=on)
+        result = suggest(note, store=store, setting=chosen, on=on, options=CodingOptions(practice_synonyms=synonyms))
     suppressed_keys = {(s, c, b) for s, c, b, n in rejected if n >= SUPPRESS_AFTER}
     kept, suppressed = [], []
     for sug in result.suggestions:
@@ -100,6 +101,38 @@ def suggest_for_encounter(
         warnings=list(result.warnings),
         suppressed=suppressed,
     )
+
+
+MAX_SYNONYMS = 5_000
+"""Practice synonyms passed to the pipeline at most (the most often accepted first)."""
+
+
+def practice_synonyms(session: Any, *, practice_id: int | None) -> tuple[tuple[str, str, str], ...]:
+    """The practice's accepted mention → code pairs, as ``CodingOptions.practice_synonyms``.
+
+    The mention is encrypted in the database: rows are read and decrypted here, in Python, and
+    grouped by (lower-cased mention, system, code); the most often accepted come first. A pair the
+    practice has since rejected at least as often as it accepted it is left out.
+    """
+    if practice_id is None:
+        return ()
+    rows = session.execute(
+        select(m.CodingDecision.mention, m.CodingDecision.system, m.CodingDecision.code, m.CodingDecision.accepted)
+        .where(m.CodingDecision.practice_id == practice_id, m.CodingDecision.mention.is_not(None))
+        .order_by(m.CodingDecision.id)
+    ).all()
+    votes: dict[tuple[str, str, str], int] = {}
+    shown: dict[tuple[str, str, str], str] = {}
+    for mention, system, code, accepted in rows:
+        text = " ".join(str(mention or "").split())
+        if not text or len(text) > 200:
+            continue
+        key = (text.lower(), str(system), str(code))
+        votes[key] = votes.get(key, 0) + (1 if accepted else -1)
+        if accepted:
+            shown.setdefault(key, text)
+    kept = sorted((k for k, v in votes.items() if v > 0 and k in shown), key=lambda k: (-votes[k], k))
+    return tuple((shown[k], k[1], k[2]) for k in kept[:MAX_SYNONYMS])
 
 
 def _with_refdata(settings: Settings | None, path: Path) -> Settings:
