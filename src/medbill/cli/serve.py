@@ -6,14 +6,15 @@ import logging
 
 import click
 
-from medbill.cli.common import handles_errors, settings
+from medbill.cli.common import emit_json, handles_errors, json_option, settings
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (TLS belongs in front).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@json_option
 @handles_errors
-def serve_command(host: str, port: int) -> None:
+def serve_command(host: str, port: int, as_json: bool) -> None:
     """Serve the REST API; OpenAPI documentation at /docs.
 
     Access lines are written by medbill itself (method, path, status, time, request id: never query
@@ -26,7 +27,10 @@ def serve_command(host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings=settings())
     app.state.settings = settings()
-    click.echo(f"medbill API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)", err=True)
+    if as_json:  # one line a supervisor can read: where the API listens
+        emit_json({"url": f"http://{host}:{port}", "openapi": f"http://{host}:{port}/openapi.json"})
+    else:
+        click.echo(f"medbill API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)", err=True)
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=False)
 
 

@@ -46,6 +46,8 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 UtcDateTime = Annotated[dt.datetime, AfterValidator(_utc)]
 """Timestamps are stored as naive UTC and leave as RFC 3339 with the offset."""
+RecordId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+"""A record's surrogate id as input (bounded: no database integer overflows on a stray number)."""
 State = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Zip = Annotated[str, Field(pattern=r"^\d{5}(\d{4})?$")]
 Phone = Annotated[str, Field(pattern=r"^\d{10}$")]
@@ -150,7 +152,7 @@ class PatientSearch(_In):
     mrn: str | None = None
     member_id: str | None = None
     account_number: str | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
@@ -159,8 +161,8 @@ Relationship = Literal["18", "01", "19", "20", "21", "39", "40", "53", "G8"]
 
 
 class CoverageCreate(_In):
-    patient_id: int
-    payer_id: int
+    patient_id: RecordId
+    payer_id: RecordId
     rank: Annotated[int, Field(ge=1, le=3)] = 1
     member_id: Annotated[str, Field(min_length=1, max_length=80)]
     group_number: Annotated[str, Field(max_length=50)] | None = None
@@ -175,7 +177,7 @@ class CoverageCreate(_In):
 
 
 class CoverageUpdate(_In):
-    payer_id: int | None = None
+    payer_id: RecordId | None = None
     rank: Annotated[int, Field(ge=1, le=3)] | None = None
     member_id: Annotated[str, Field(min_length=1, max_length=80)] | None = None
     group_number: Annotated[str, Field(max_length=50)] | None = None
@@ -371,9 +373,9 @@ EncounterStatus = Literal["to_code", "coded", "billed", "void"]
 
 
 class EncounterCreate(_In):
-    patient_id: int
-    rendering_provider_id: int | None = None
-    billing_provider_id: int | None = None
+    patient_id: RecordId
+    rendering_provider_id: RecordId | None = None
+    billing_provider_id: RecordId | None = None
     kind: Literal["professional", "institutional"] = "professional"
     setting: Literal["outpatient", "inpatient"] = "outpatient"
     service_date: dt.date
@@ -386,8 +388,8 @@ class EncounterCreate(_In):
 
 
 class EncounterUpdate(_In):
-    rendering_provider_id: int | None = None
-    billing_provider_id: int | None = None
+    rendering_provider_id: RecordId | None = None
+    billing_provider_id: RecordId | None = None
     setting: Literal["outpatient", "inpatient"] | None = None
     service_date: dt.date | None = None
     discharge_date: dt.date | None = None
@@ -433,7 +435,7 @@ class FeeItemRead(_Out):
 
 class FeeScheduleCreate(_In):
     name: Annotated[str, Field(min_length=1, max_length=120)]
-    payer_id: int | None = None
+    payer_id: RecordId | None = None
     effective_from: dt.date
     effective_to: dt.date | None = None
     items: Annotated[list[FeeItemIn], Field(max_length=20_000)] = []
@@ -455,7 +457,7 @@ class FeeScheduleRead(_Out):
 
 
 class PayerRuleCreate(_In):
-    payer_id: int | None = None
+    payer_id: RecordId | None = None
     name: Annotated[str, Field(min_length=1, max_length=120)]
     definition: dict[str, Any]
     active: bool = True

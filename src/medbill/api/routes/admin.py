@@ -13,7 +13,7 @@ from medbill.api.errors import ERROR_RESPONSES
 from medbill.services import auth, history
 from medbill.services.permissions import Permission as P
 from medbill.services.permissions import Role
-from medbill.services.schemas import Page, UtcDateTime
+from medbill.services.schemas import Page, RecordId, UtcDateTime
 
 router = APIRouter(responses=ERROR_RESPONSES)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -43,7 +43,7 @@ class UserIn(BaseModel):
     username: Annotated[str, Field(min_length=3, max_length=120, pattern=r"^[A-Za-z0-9._@\-]+$")]
     password: Annotated[str, Field(min_length=12, max_length=256)]
     role: Role
-    practice_id: int | None = None
+    practice_id: RecordId | None = None
     display_name: Annotated[str, Field(max_length=200)] = ""
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from medbill.api.deps import DB, PUBLIC, SESSION, CurrentActor, Token, client_address, policy
 from medbill.api.errors import ERROR_RESPONSES
 from medbill.services import auth
-from medbill.services.schemas import UtcDateTime
+from medbill.services.schemas import RecordId, UtcDateTime
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -35,7 +35,7 @@ class MfaIn(BaseModel):
 class BreakGlassIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(min_length=10, max_length=500)]
-    practice_id: int | None = None
+    practice_id: RecordId | None = None
 
 
 class Me(BaseModel):

@@ -22,7 +22,7 @@ from medbill.services import claims as claim_svc
 from medbill.services import coding as coding_svc
 from medbill.services import payments as pay_svc
 from medbill.services.permissions import Permission as P
-from medbill.services.schemas import Money, Page
+from medbill.services.schemas import Money, Page, RecordId
 from medbill.settings import Settings
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -124,8 +124,8 @@ def list_claims(
     db: DB,
     actor: CurrentActor,
     status: Annotated[str | None, Query(max_length=20)] = None,
-    payer_id: Annotated[int | None, Query(ge=1)] = None,
-    patient_id: Annotated[int | None, Query(ge=1)] = None,
+    payer_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     kind: Literal["professional", "institutional"] | None = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -149,7 +149,7 @@ def get_claim(db: DB, actor: CurrentActor, record_id: Id) -> claim_svc.ClaimView
 class ClaimEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     document: dict[str, Any]
-    expected_version: int | None = None
+    expected_version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 class ClaimEdited(BaseModel):
@@ -214,8 +214,8 @@ def claim_ledger(db: DB, actor: CurrentActor, record_id: Id) -> Any:
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    partner_id: int
-    claim_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=5000)] | None = None
+    partner_id: RecordId
+    claim_ids: Annotated[list[RecordId], Field(max_length=5000)] | None = None
     kind: Literal["837P", "837I"] = "837P"
 
 
@@ -369,7 +369,7 @@ def audit_report(
     actor: CurrentActor,
     start: dt.date,
     end: dt.date,
-    user_id: Annotated[int | None, Query(ge=1)] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     action: Annotated[str | None, Query(max_length=30)] = None,
 ) -> Any:
     """Who did what, when, from where, with which outcome (surrogate ids only)."""

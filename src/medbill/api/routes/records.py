@@ -59,10 +59,10 @@ def _add_routes(res: svc.Resource) -> None:
         typ = _filter_type(f)
         if typ is Any:
             typ = str if res.name == "payer" else int
+        # bounded like the columns they filter: a stray number is a 422, never a database overflow
+        query = Query(ge=0, le=2**31 - 1) if typ is int else Query(max_length=80) if typ is str else Query()
         params.append(
-            inspect.Parameter(
-                f, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[typ | None, Query()]
-            )
+            inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[typ | None, query])
         )
 
     def list_endpoint(**kw: Any) -> Any:
