@@ -194,3 +194,24 @@ def test_a_process_killed_mid_transaction_leaves_nothing(db: Database, tmp_path:
             assert s.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
     with db.write() as s:  # and the database takes writes again at once
         s.add(Patient(practice_id=1, last_name="After", first_name="Kill", birth_date=dt.date(1970, 1, 1)))
+
+
+def test_a_running_process_reads_values_encrypted_under_a_key_rotated_elsewhere(sqlite_db: Database) -> None:
+    from medbill.services import maintenance
+    from medbill.services.context import system_actor
+    from medbill.store.keys import load_or_create_keyring
+
+    pid = _add_patient(sqlite_db)
+    assert sqlite_db.keyring.path is not None
+    other = Database(keyring=load_or_create_keyring(sqlite_db.keyring.path, create=False), path=sqlite_db.path)
+    with other.read() as s:  # the "other process" is running, with key version 1 only
+        assert s.get(Patient, pid).last_name == CANARY  # type: ignore[union-attr]
+    maintenance.rotate_keys(sqlite_db, actor=system_actor())
+    with sqlite_db.read() as s:
+        raw = s.execute(sa.text("select last_name from patient where id = :i"), {"i": pid}).scalar()
+    assert raw.startswith("v2:")
+    other.engine.dispose()
+    with other.read() as s:  # it meets v2, re-reads the key file, and carries on
+        assert s.get(Patient, pid).last_name == CANARY  # type: ignore[union-attr]
+    assert other.cipher.active_version == 2
+    other.dispose()

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import unicodedata
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,13 +39,24 @@ def normalise_for_index(value: str) -> str:
 class FieldCipher:
     """Encrypts and decrypts PHI values with the key ring's versioned keys."""
 
-    __slots__ = ("_active", "_aeads", "_index_key", "enabled")
+    __slots__ = ("_active", "_aeads", "_index_key", "_reload", "enabled")
 
-    def __init__(self, ring: KeyRing, *, enabled: bool = True) -> None:
+    def __init__(self, ring: KeyRing, *, enabled: bool = True, reload: Callable[[], KeyRing] | None = None) -> None:
         self._aeads = {v: AESGCM(k) for v, k in ring.phi_keys.items()}
         self._active = ring.active_phi_key
         self._index_key = ring.index_key
+        self._reload = reload  # re-reads the key file when a value names a key version this process lacks
         self.enabled = enabled  # False only for the benchmark's "encryption off" run
+
+    def _refresh(self) -> None:
+        """Pick up keys added since start (a rotation run by another process); new writes use the new key."""
+        if self._reload is None:
+            return
+        ring = self._reload()
+        if ring.index_key != self._index_key:
+            raise DecryptionError("the key file's index key changed: blind indexes would no longer match")
+        self._aeads = {v: AESGCM(k) for v, k in ring.phi_keys.items()}
+        self._active = ring.active_phi_key
 
     @property
     def active_version(self) -> int:
@@ -66,6 +78,9 @@ class FieldCipher:
         if not sep or not version.startswith("v") or not version[1:].isdigit():
             raise DecryptionError(f"{column}: not an encrypted value")
         aead = self._aeads.get(int(version[1:]))
+        if aead is None:
+            self._refresh()
+            aead = self._aeads.get(int(version[1:]))
         if aead is None:
             raise DecryptionError(f"{column}: encrypted under key version {version[1:]}, which the key file lacks")
         try:

@@ -51,7 +51,14 @@ class Database:
         if (url is None) == (path is None):
             raise ValueError("give a database url or a SQLite path, not both")
         self.keyring = keyring
-        self.cipher = FieldCipher(keyring, enabled=encrypt_columns)
+        reload = None
+        if keyring.path is not None:
+            key_path = keyring.path
+
+            def reload() -> KeyRing:
+                return load_or_create_keyring(key_path, create=False)
+
+        self.cipher = FieldCipher(keyring, enabled=encrypt_columns, reload=reload)
         self.path = path
         self.audit_anchor = audit_anchor  # the audit chains' heads, kept outside the database
         # False only for the load benchmark's "safeguards off" comparison (with sqlcipher/encrypt_columns off):
