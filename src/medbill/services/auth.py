@@ -44,7 +44,7 @@ from functools import lru_cache
 import pyotp
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from medbill.core.claim import is_valid_npi
@@ -1161,6 +1161,8 @@ def bootstrap(db: Database, *, username: str, password: str, source: str = "cli"
     check_password_policy(password, username=name)
     pw_hash = hash_password(password)
     with db.write() as s:
+        if db.kind == "postgresql":  # two first-run bootstraps at once: the second waits, then sees the first
+            s.execute(text("SELECT pg_advisory_xact_lock(835002)"))
         if s.scalar(select(func.count()).select_from(User)):
             raise Conflict("users exist already: bootstrap is only for a new install")
         return _insert_user(
