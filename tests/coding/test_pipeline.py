@@ -133,3 +133,35 @@ def test_result_serialises(store) -> None:  # type: ignore[no-untyped-def]
     d = r.to_dict()
     assert d["suggestions"][0]["code"] == "I10" and d["setting"] == "inpatient"
     assert d["suggestions"][0]["evidence"][0]["text"] == "Essential hypertension"
+
+
+def test_curated_index_terms_and_default_descent(store) -> None:  # type: ignore[no-untyped-def]
+    from medbill.coding.lexicon import index_terms
+
+    active = store.active_codes(CodeSystem.ICD10CM, ON)
+    rows = index_terms()
+    assert len(rows) > 200
+    # every curated code is in force, or a node whose 7th character assignment completes it
+    assert all(code in active or any(c.startswith(code) for c in ("T1490XA", "T148XXA")) for _t, code in rows)
+    note = "He has arterial hypertension and type 2 diabetes mellitus. Retroperitoneal adenopathies."
+    r = _run(store, note, "inpatient")
+    _check_spans(note, r)
+    got = {s.code: s for s in r.suggestions}
+    assert {"I10", "E119", "R590"} <= set(got)
+    assert got["E119"].evidence[0].text == "type 2 diabetes mellitus"
+    assert "E118" not in got  # "with unspecified complications" is never the default
+    hist = _run(store, "Personal history of HTA.", include_non_present=True)
+    assert [s.status for s in hist.suggestions if s.code == "I10"] == ["possible"]
+
+
+def test_reranker_shipped_and_explained(store) -> None:  # type: ignore[no-untyped-def]
+    from medbill.coding.rerank import FEATURES, reranker
+
+    rr = reranker()
+    assert rr is not None and set(rr.models) == {"ICD10CM", "ICD10PCS"}
+    assert all(len(m.weights) == len(FEATURES) for m in rr.models.values())
+    r = _run(store, "Essential hypertension.", "inpatient")
+    s = next(x for x in r.suggestions if x.code == "I10")
+    assert s.status == "suggested" and "reranker p=" in s.why
+    rule = _run(store, "Essential hypertension.", "inpatient", rerank=None)
+    assert "reranker" not in rule.suggestions[0].why

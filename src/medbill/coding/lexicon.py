@@ -156,7 +156,7 @@ def lexicon_for(store: RefStore, *, cache_dir: Path | None | bool = None) -> Lex
         return lex
 
 
-FORMAT = "medbill-coding-lexicon/1"
+FORMAT = "medbill-coding-lexicon/2"
 
 
 def _cache_dir() -> Path | None:
@@ -178,6 +178,9 @@ def release_digest(store: RefStore) -> str:
     curated = resources.files("medbill.codesets").joinpath("data/lexicon.tsv")
     if curated.is_file():
         h.update(curated.read_bytes())
+    index_terms = resources.files("medbill.coding").joinpath(f"data/{INDEX_TERMS}")
+    if index_terms.is_file():
+        h.update(index_terms.read_bytes())
     return h.hexdigest()
 
 
@@ -362,6 +365,7 @@ def build_lexicon(store: RefStore) -> Lexicon:
             )
         )
     _add_aliases(terms)
+    _add_index_terms(terms, nodes)
     combos = _combinations(nodes, terms)
     return _finish(terms, nodes, combos, notes, hcpcs_titles)
 
@@ -410,6 +414,36 @@ def _add_aliases(terms: dict[tuple[str, ...], list[Entry]]) -> None:
             if found:
                 terms[alias] = [Entry(e.system, e.code, "alias", f"{' '.join(raw_key)} → {exp}") for e in found[:3]]
                 break
+
+
+INDEX_TERMS = "index_terms.tsv"
+
+
+def index_terms() -> list[tuple[str, str]]:
+    """(term, code) rows of the curated Index main terms (``data/index_terms.tsv``), codes normalised."""
+    res = resources.files("medbill.coding").joinpath(f"data/{INDEX_TERMS}")
+    if not res.is_file():
+        return []
+    out: list[tuple[str, str]] = []
+    for line in res.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        term, _, code = line.partition("\t")
+        out.append((term.strip(), code.strip().replace(".", "").upper()))
+    return out
+
+
+def _add_index_terms(terms: dict[tuple[str, ...], list[Entry]], nodes: dict[str, Node]) -> None:
+    """The curated Index main terms go first on their key: the Index's default for a bare term
+    ("hypertension" -> I10) is what a coder looks up before any title that shares the words."""
+    for term, code in index_terms():
+        key = key_of(term)
+        if not key or len(key) > MAX_KEY or code[:3] not in nodes:
+            continue
+        node_code = code if code in nodes else code[:-1] if code[:-1] in nodes else code[:3]
+        entry = Entry(CodeSystem.ICD10CM, node_code, "index", f"{term} (Index main term)")
+        bucket = [e for e in terms.get(key, []) if e.code != node_code]
+        terms[key] = [entry, *bucket]
 
 
 _WITH = re.compile(r"^(?P<head>.+?) with (?P<tail>.+)$", re.IGNORECASE)

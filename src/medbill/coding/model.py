@@ -127,7 +127,7 @@ class CodingOptions:
     uncertain_as_present: bool | None = None  # None = by setting (inpatient yes, outpatient no)
     use_learned: bool = True  # the n-gram -> code associations shipped in coding/data
     learned: str = "learned.tsv"  # which association table (coding/data/<name>, or one installed)
-    learned_min: float = 0.5  # diagnosis associations with a lower smoothed precision are not used (tuned on train CV)
+    learned_min: float = 0.3  # diagnosis associations with a lower smoothed precision are not used (tuned on train CV)
     suggest_threshold: float = 0.5  # below this confidence a code stays "possible"
     recall_net: bool = True  # fuzzy / partial matches as "possible"
     min_confidence: float = 0.05
@@ -136,6 +136,9 @@ class CodingOptions:
     # the practice's own synonyms: (mention text, system, code) a coder accepted before; a mention
     # of the same words (any case, same stems) is matched before the code sets' lexicon
     practice_synonyms: tuple[tuple[str, str, str], ...] = ()
+    rerank: str | None = "rerank.json"  # the reranker (coding/data/<name>); None = the confidence rule
+    learned_needs_support: bool = True  # learned-only diagnoses stay "possible" without a title word in their sentence
+    features: bool = False  # put each candidate's reranker features in ``stats["features"]`` (training)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from medbill.coding.model import (
     Suggestion,
     Task,
 )
+from medbill.coding.rerank import Model, Reranker, reranker
 from medbill.coding.text import Token, clean, local_abbreviations, sections, sentence_bounds, tokenize
 from medbill.core.codes import CodeSystem, display
 
@@ -86,6 +88,9 @@ class _Cand:
     path: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
     specific: bool = True
+    sources: set[str] = field(default_factory=set)  # match sources of its mentions (reranker features)
+    learned_conf: float = 0.0
+    sents: set[int] = field(default_factory=set)
 
 
 def suggest(
@@ -159,10 +164,18 @@ def suggest(
             cand.confs.append(conf)
             cand.assertions.append(assertions[mi])
             cand.specific = cand.specific and specific
+            cand.sents.add(m.sent)
+            if entry is None:
+                cand.sources.add("learned")
+                cand.learned_conf = max(cand.learned_conf, conf)
+            else:
+                cand.sources.add(entry.source + ("/bag" if m.how == "bag" else ""))
 
     _merge_unspecified(cands, lex)
     _apply_combinations(cands, lex, active)
-    suggestions, tasks = _rank(work, cands, lex, store, active, span_secs, uncertain_ok, opts, setting)
+    lexicon_sents = {m.sent for m in mentions if m.entries}
+    feats = _Features(sent_keys, lexicon_sents, mentions, len(work), reranker(opts.rerank) if opts.rerank else None)
+    suggestions, tasks = _rank(work, cands, lex, store, active, span_secs, uncertain_ok, opts, setting, feats)
     conflicts = _conflicts(suggestions, lex)
     drg = None
     if setting == "inpatient" and opts.drg:
@@ -171,7 +184,9 @@ def suggest(
         drg, drg_warning = group(suggestions)
         if drg_warning:
             warnings.append(drg_warning)
-    stats = {"characters": len(work), "sentences": len(bounds), "mentions": len(mentions)}
+    stats: dict[str, object] = {"characters": len(work), "sentences": len(bounds), "mentions": len(mentions)}
+    if opts.features:
+        stats["features"] = feats.rows
     return CodingResult(tuple(suggestions), tuple(tasks), tuple(conflicts), drg, tuple(warnings), setting, stats)
 
 
@@ -366,7 +381,15 @@ def _resolve(
             kn = lex.nodes[kid]
             distinct = set(key_of(kn.title)) - parent_key
             hits = len((distinct - GENERIC) & words)
-            default = 1 if ("unspecified" in kn.title.lower() or "without complication" in kn.title.lower()) else 0
+            low = kn.title.lower()
+            # the Index's default: "without complications" before "unspecified", and never
+            # "with unspecified complications" (E11.9, not E11.8, for a bare "type 2 diabetes")
+            if "without complication" in low:
+                default = 1.0
+            elif "unspecified" in low and "with unspecified" not in low:
+                default = 0.5
+            else:
+                default = 0.0
             scored.append((hits * 2 + 0.5 * default - 0.01 * len(distinct), hits, kid))
         scored.sort(key=lambda t: (-t[0], t[2]))
         _score, best_hits, best = scored[0]
@@ -479,6 +502,9 @@ def _merge_unspecified(cands: dict[tuple[CodeSystem, str], _Cand], lex: Lexicon)
                 b.spans = sorted(set(b.spans + a.spans))
                 b.confs = b.confs + a.confs
                 b.assertions = b.assertions + a.assertions
+                b.sources |= a.sources
+                b.sents |= a.sents
+                b.learned_conf = max(b.learned_conf, a.learned_conf)
                 b.why.append(f"{display(a.code, CodeSystem.ICD10CM)} folded in (less specific)")
                 del cands[(CodeSystem.ICD10CM, a.code)]
                 break
@@ -510,6 +536,9 @@ def _apply_combinations(
             new.spans = sorted(set(new.spans + head.spans + tail.spans))
             new.confs = new.confs + [max(head.confs) * 0.98]
             new.assertions = new.assertions + head.assertions
+            new.sources |= head.sources | tail.sources | {"combination"}
+            new.sents |= head.sents | tail.sents
+            new.learned_conf = max(new.learned_conf, head.learned_conf, tail.learned_conf)
             new.path = [
                 f"index: {lex.title(head.code[:3])}, with, {lex.title(tail.code[:3])}",
                 f"tabular: {display(code, CodeSystem.ICD10CM)} {title}",
@@ -535,6 +564,59 @@ def _assertion_of(values: Sequence[Assertion]) -> Assertion:
     return max(order, key=lambda a: (counts[a], -order.index(a)))
 
 
+@dataclass(slots=True)
+class _Features:
+    """What the reranker's features need from the note, and the rows it produced (for training)."""
+
+    sent_keys: dict[int, frozenset[str]]
+    lexicon_sents: set[int]
+    mentions: list[_Mention]
+    length: int
+    model: Reranker | None
+    rows: list[tuple[str, str, list[float]]] = field(default_factory=list)
+
+    def vector(self, cand: _Cand, conf: float, assertion: Assertion, billable: bool, lex: Lexicon) -> list[float]:
+        src = cand.sources
+        lexical = {x for x in src if x not in ("learned", "combination")}
+        title_like = {"title", "title_short", "title_head", "inclusion", "derived"}
+        if cand.system is CodeSystem.ICD10CM:
+            distinct = set(key_of(lex.title(cand.code))) - GENERIC
+        else:
+            distinct = set()
+        overlap = 0.0
+        if distinct:
+            for sent in cand.sents:
+                words = self.sent_keys.get(sent, frozenset())
+                overlap = max(overlap, len(distinct & words) / len(distinct))
+        mis = {mi for _a, _b, mi in cand.spans}
+        single = all(len(self.mentions[mi].label.split()) == 1 for mi in mis) if mis else False
+        first = min((a for a, _b, _mi in cand.spans), default=0)
+        prior, precision, seen = self.model.stats(str(cand.system), cand.code) if self.model else (0.0, 0.0, 0.0)
+        learned_only = not lexical and "learned" in src
+        return [
+            conf,
+            1.0 if lexical else 0.0,
+            1.0 if "index" in src or "index/bag" in src else 0.0,
+            1.0 if src & title_like else 0.0,
+            1.0 if lexical and all(x.endswith("/bag") for x in lexical) else 0.0,
+            1.0 if learned_only else 0.0,
+            cand.learned_conf,
+            math.log1p(len(mis)),
+            overlap,
+            prior,
+            precision,
+            seen,
+            1.0 if assertion == "possible" else 0.0,
+            1.0 if billable else 0.0,
+            1.0 if cand.specific else 0.0,
+            1.0 if single else 0.0,
+            1.0 if "combination" in src else 0.0,
+            len(cand.code) / 7.0,
+            1.0 if learned_only and not (cand.sents & self.lexicon_sents) else 0.0,
+            first / max(1, self.length),
+        ]
+
+
 def _rank(
     text: str,
     cands: dict[tuple[CodeSystem, str], _Cand],
@@ -545,10 +627,14 @@ def _rank(
     uncertain_ok: bool,
     opts: CodingOptions,
     setting: str,
+    feats: _Features,
 ) -> tuple[list[Suggestion], list[Task]]:
     out: list[Suggestion] = []
     tasks: list[Task] = []
-    scored: list[tuple[bool, float, str, _Cand, Assertion, bool, bool, str]] = []
+    scored: list[
+        tuple[bool, float, str, _Cand, Assertion, bool, bool, str, tuple[Model, list[float], float] | None]
+    ] = []
+    models = feats.model.models if feats.model else {}
     for cand in cands.values():
         assertion = _assertion_of(cand.assertions)
         if assertion not in ("present", "possible") and not opts.include_non_present:
@@ -568,22 +654,40 @@ def _rank(
             billable = cand.code in lex.hcpcs_titles
         else:
             billable = len(cand.code) == 7
-        sure = codable and billable and cand.specific and conf >= opts.suggest_threshold
-        scored.append((not sure, -round(conf, 4), cand.code, cand, assertion, codable, billable, str(cand.system)))
+        model = models.get(str(cand.system))
+        reason: tuple[Model, list[float], float] | None = None
+        if model is not None:
+            x = feats.vector(cand, conf, assertion, billable, lex)
+            if opts.features:
+                feats.rows.append((str(cand.system), cand.code, x))
+            prob = model.probability(x)
+            if "combination" in cand.sources:
+                # the "with" convention is a coding rule, not a guess: as sure as its parts
+                prob = max(prob, model.threshold)
+            # a learned-only diagnosis stays "possible" unless its sentence holds a word of the code's title
+            sure = (
+                codable
+                and billable
+                and prob >= model.threshold
+                and not (opts.learned_needs_support and cand.system is CodeSystem.ICD10CM and x[5] and not x[8])
+            )
+            conf = prob * (1.0 if codable else 0.5)
+            reason = (model, x, prob)
+        else:
+            sure = codable and billable and cand.specific and conf >= opts.suggest_threshold
+        scored.append(
+            (not sure, -round(conf, 4), cand.code, cand, assertion, codable, billable, str(cand.system), reason)
+        )
     scored.sort(key=lambda t: (t[0], t[1], t[2], t[7]))
-    for _unsure, _neg, _code, cand, assertion, codable, billable, _sys in scored[: opts.limit]:
-        miss = 1.0
-        for c in cand.confs:
-            miss *= 1.0 - max(0.0, min(c, 0.99))
-        conf = (1.0 - miss) * (1.0 if codable else 0.5)
+    for unsure, neg, _code, cand, assertion, codable, billable, _sys, reason in scored[: opts.limit]:
+        conf = -neg
         if cand.system is CodeSystem.ICD10CM:
             description = lex.title(cand.code)
         elif cand.system is CodeSystem.HCPCS:
             description = lex.hcpcs_titles.get(cand.code, "")
         else:
             description = store.describe(cand.system, cand.code) or ""
-        sure = codable and billable and cand.specific and conf >= opts.suggest_threshold
-        status: Status = "suggested" if sure else "possible"
+        status: Status = "possible" if unsure else "suggested"
         spans = []
         reach = -1
         for a, b in sorted({(a, b) for a, b, _mi in cand.spans}, key=lambda t: (t[0], -t[1])):
@@ -599,6 +703,10 @@ def _rank(
             if kind in ("code_first", "use_additional", "code_also", "excludes1", "excludes2")
         )
         why = [f"{len(spans)} mention(s), confidence {conf:.2f}"]
+        if reason is not None:  # the reranker's largest contributions (made for the listed ones only)
+            model, x, prob = reason
+            top = [f"{name} {'+' if c > 0 else '-'}" for c, name in model.contributions(x)[:3]]
+            why.append(f"reranker p={prob:.2f} (threshold {model.threshold:.2f}; {', '.join(top)})")
         if assertion != "present":
             why.append(
                 f"{assertion}: coded as established (inpatient, Section II.H)"
