@@ -14,12 +14,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## run: build the reference store (SQLite, no PHI) from the official code sets, then look up and search
+## run: build the reference store (SQLite, no PHI) from the official code sets, look a code up, then create
+##      the demo practice (a disposable database in .demo/, made anew each run) and open the web app on it
+DEMO_HOME ?= .demo
 run: $(STAMP)
 	$(BIN)/medbill data build
-	$(BIN)/medbill data status
 	$(BIN)/medbill code E11.9 --date 2026-04-01
 	$(BIN)/medbill search "type 2 diabetes with diabetic neuropathy" --limit 5
+	rm -rf $(DEMO_HOME) && mkdir -p $(DEMO_HOME)
+	MEDBILL_HOME=$(DEMO_HOME) MEDBILL_REFDATA="$$($(BIN)/python -c 'from medbill.settings import Settings; print(Settings.from_env().refdata_path)')" \
+	  sh -c '$(BIN)/medbill demo && echo && echo "web app: http://127.0.0.1:8000/web/  (API: http://127.0.0.1:8000/docs; Ctrl-C stops)" && exec $(BIN)/medbill serve'
 
 ## test: the whole test suite (tests needing ../shared skip unless MEDBILL_SOURCE_DIR is set)
 test: $(STAMP)

@@ -80,4 +80,7 @@ def create_app(*, db: Database | None = None, settings: Settings | None = None) 
     app.include_router(record_routes.router)
     app.include_router(operation_routes.router)
     app.include_router(admin_routes.router)
+    from medbill.web import install as install_web
+
+    install_web(app)  # the web pages for coders and billers, under /web
     return app

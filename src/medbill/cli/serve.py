@@ -25,6 +25,7 @@ def serve_command(host: str, port: int, as_json: bool) -> None:
     from medbill.api import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app = create_app(settings=settings())
     app.state.settings = settings()
     if as_json:  # one line a supervisor can read: where the API listens

@@ -92,7 +92,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 _CHUNK = 500
-QUEUES = ("unmatched_claim", "unmatched_line", "unmatched_plb", "duplicate", "on_hold")
+QUEUES = ("unmatched_claim", "unmatched_line", "unmatched_plb", "duplicate", "on_hold", "rejections", "unmatched_ack")
 _RESOLVABLE = ("unmatched_claim", "duplicate", "on_hold")  # a later posting of the same CLP settles these
 
 
