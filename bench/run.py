@@ -29,7 +29,9 @@ BENCHMARKS: tuple[str, ...] = (
     "post_speed",
     "scrub_speed",
     "codiesp_eval",
+    "coding_speed",
     "api_load",
+    "web_render",
 )
 
 
