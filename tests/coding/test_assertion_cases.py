@@ -32,7 +32,7 @@ import pytest
 DATA = Path(__file__).resolve().parent / "data" / "assertion_cases.tsv"
 ASSERTIONS = ("present", "negated", "possible", "historical", "family", "hypothetical")
 SETTINGS = ("any", "outpatient", "inpatient")
-CUES = ("neg_pre", "neg_post", "pseudo", "scope", "unc", "hist", "fam", "hyp", "multi", "long", "present")
+CUES = ("neg_pre", "neg_post", "pseudo", "scope", "unc", "hist", "fam", "hyp", "multi", "long", "present", "list")
 ASSERTION_MODULES = ("medbill.coding.context", "medbill.coding.assertion", "medbill.coding")
 
 

@@ -21,6 +21,24 @@ ConText's own semantics reproduced step by step from ``medspacy.context``:
   and modifies nothing;
 - a modifier modifies a mention inside its scope that it does not overlap (``modifies``).
 
+Two deliberate departures from medspaCy (``assert_mentions(..., medspacy_compat=True)`` turns both
+off and reproduces medspaCy exactly; tests/coding/test_context_engine.py checks that mode against
+medspaCy and lists every sentence of the regression set where the default mode differs):
+
+- **coordinated lists**: a negation cue's scope runs over a whole list after it (FORWARD: "No
+  history of nephrolithiasis, hematuria or urinary tract infections", "denies fever, chills, and
+  night sweats", "neither A nor B") or before it (BACKWARD: "X, Y and Z were ruled out"), beyond
+  ``max_scope``: items of up to ``LIST_ITEM`` tokens joined by ",", ";", "/", "or", "and", "nor"
+  (a BACKWARD scope never crosses a ";": "pneumonia; abscess and empyema were ruled out").
+  The list ends at a real terminator: another ConText cue ("but", "however", "except", "no", ...),
+  a relative word ("which", "who", "whereas" ...), a new clause (a subject pronoun or a finite verb
+  such as "was", "showed", "presents"), an item longer than ``LIST_ITEM`` tokens, or the sentence end;
+- **terminators always terminate**: medspaCy tests whether two scopes overlap with
+  ``tuple_overlaps(a, b)``, which is not symmetric (false when b strictly contains a); a "but" whose
+  own window is wider than the negation's scope on both sides then fails to end it, and in "No fever,
+  but there is pneumonia in the right lower lobe" the pneumonia comes out negated. A coder reads
+  "but" as the end of the negation: here the overlap test is symmetric.
+
 The document is the sentence (from ``coding.text``), as when each sentence was its own spaCy Doc:
 a scope never crosses a sentence end. ``assert_mentions_medspacy`` runs medspaCy itself on the same
 input (tests compare the two; it is not on the hot path). Sections come from
@@ -46,6 +64,7 @@ from typing import Any
 from medbill.coding.model import Assertion
 
 MAX_SCOPE = 6
+LIST_ITEM = 5  # tokens an item of a coordinated list may have (list-aware negation scope)
 _LOCK = threading.Lock()
 _ENGINE: _Engine | None = None
 _ERROR: str | None = None
@@ -68,6 +87,26 @@ _PRECEDENCE: tuple[Assertion, ...] = ("negated", "family", "hypothetical", "poss
 # spaCy-like tokens: "does" + "n't", "mother" + "'s", words, single punctuation marks
 _TOK = re.compile(r"[^\W_]+(?=n't\b)|n't\b|'s\b|[^\W_]+|[^\w\s]|_", re.IGNORECASE)
 _ALPHA = "\x00alpha"
+# coordinated lists under a negation cue (not medspaCy: see the module docstring)
+_COORD = frozenset({",", ";", "/", "&", "or", "and", "nor", "and/or"})
+_LIST_STOP = frozenset(
+    {
+        # sentence-internal ends and relative / subordinating words
+        ".", "!", "?", "which", "who", "whom", "whose", "whereas", "while", "because", "since",
+        "so", "then", "thus", "therefore", "hence", "when", "where", "until", "unless", "despite",
+        # subjects of a new clause
+        "i", "he", "she", "we", "they", "it", "there", "patient", "child", "woman", "man",
+        # finite verbs that open a new clause (or close a post-negated list's predicate)
+        "is", "was", "were", "are", "has", "had", "have", "did", "does", "do", "be", "been",
+        "showed", "shows", "show", "revealed", "reveals", "presented", "presents", "present",
+        "reported", "reports", "developed", "develops", "underwent", "received", "receives",
+        "required", "requires", "started", "remained", "remains", "complained", "complains",
+        "consulted", "described", "describes", "appeared", "persisted", "persists", "improved",
+        "confirmed", "demonstrated", "demonstrates", "evidenced", "noted", "found", "observed",
+        "diagnosed", "admitted", "treated", "performed", "needed", "needs",
+    }
+)  # fmt: skip
+_AUX = frozenset({"is", "was", "were", "are", "been", "be", "has", "have", "had"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +254,11 @@ class _Modifier:
         else:
             self.scope_start, self.scope_end = lo, hi
 
-    def limit_scope(self, other: _Modifier) -> None:
-        """ConTextModifier.limit_scope (no custom terminated_by, allowed or excluded types here)."""
-        if not _overlaps(self.scope_start, self.scope_end, other.scope_start, other.scope_end):
+    def limit_scope(self, other: _Modifier, symmetric: bool = True) -> None:
+        """ConTextModifier.limit_scope (no custom terminated_by, allowed or excluded types here).
+        ``symmetric``: overlap tested both ways (medspaCy tests one way only; see the docstring)."""
+        a0, a1, b0, b1 = self.scope_start, self.scope_end, other.scope_start, other.scope_end
+        if not (_overlaps(a0, a1, b0, b1) or (symmetric and _overlaps(b0, b1, a0, a1))):
             return
         if self.direction == "TERMINATE":
             return
@@ -227,6 +268,54 @@ class _Modifier:
             self.scope_end = min(self.scope_end, other.start)
         if self.direction in ("BACKWARD", "BIDIRECTIONAL") and other.end < self.end:
             self.scope_start = max(self.scope_start, other.end)
+
+    def extend_over_list(self, words: Sequence[str], cues: Sequence[_Modifier]) -> None:
+        """Widen a negation's scope over the coordinated list after (FORWARD) or before (BACKWARD)
+        the cue, up to the first terminator (``_LIST_STOP``, another cue, an over-long item). A cue
+        right after the negation ("without history of A, B or C") is stepped over."""
+        n = len(words)
+        if self.direction == "FORWARD":
+            after = {m.start: m.end for m in cues if m is not self and m.start >= self.end}
+            t = self.end
+            while t in after:
+                t = after[t]
+            last, gap = -1, 0
+            while t < n:
+                w = words[t]
+                if t in after or w in _LIST_STOP:
+                    break
+                if w in _COORD:
+                    last, gap = t, 0
+                else:
+                    gap += 1
+                    if gap > LIST_ITEM:
+                        break
+                t += 1
+            if last >= 0 and t > self.scope_end:
+                self.scope_end = t
+        elif self.direction == "BACKWARD":
+            before = {m.end - 1 for m in cues if m is not self and m.end <= self.start}
+            t = self.start - 1
+            while t >= 0 and words[t] in _AUX:
+                t -= 1
+            last, gap = -1, 0
+            while t >= 0:
+                w = words[t]
+                if t in before or w in _LIST_STOP or w == ";":
+                    break
+                if w in _COORD:
+                    last, gap = t, 0
+                else:
+                    gap += 1
+                    if gap > LIST_ITEM:
+                        break
+                t -= 1
+            if last >= 0 and t + 1 < self.scope_start:
+                self.scope_start = t + 1
+            for u in range(self.start - 1, self.scope_start - 1, -1):
+                if words[u] == ";":  # "pneumonia; abscess and empyema were ruled out"
+                    self.scope_start = u + 1
+                    break
 
     def modifies(self, start: int, end: int) -> bool:
         if _overlaps(self.start, self.end, start, end):
@@ -268,11 +357,14 @@ def assert_mentions(
     spans: Sequence[tuple[int, int]],
     bounds: Sequence[tuple[int, int]],
     section_of: Sequence[str],
+    *,
+    medspacy_compat: bool = False,
 ) -> list[Assertion]:
     """The assertion of each (start, end) character span of ``text``.
 
     ``bounds`` are the note's sentences; ``section_of[i]`` the section category of span i. ConText
-    runs once per sentence that holds a mention, linear in the note's length.
+    runs once per sentence that holds a mention, linear in the note's length. ``medspacy_compat``
+    drops the list-aware negation scope and the symmetric terminator test (medspaCy's exact output).
     """
     engine = _engine()
     out: list[Assertion] = [SECTION_ASSERTION.get(sec, "present") for sec in section_of]
@@ -285,24 +377,33 @@ def assert_mentions(
         if k >= 0:
             by_sent.setdefault(k, []).append(i)
     root = engine.root.kids
+    findall = _TOK.findall
+    low = text.lower()
+    same = len(low) == len(text)  # else a character whose lower case is longer: lower each token
     for k, members in by_sent.items():
         sa, sb = bounds[k]
-        words: list[str] = []
-        tok_starts: list[int] = []
-        tok_ends: list[int] = []
-        for m in _TOK.finditer(text, sa, sb):
-            words.append(m.group().lower())
-            tok_starts.append(m.start())
-            tok_ends.append(m.end())
-        if not any(w in root for w in words):
+        words: list[str] = findall(low, sa, sb) if same else [w.lower() for w in findall(text, sa, sb)]
+        if root.keys().isdisjoint(words):
+            continue  # no cue's first word in the sentence (most sentences)
+        found_rules = engine.matches(words)
+        if not found_rules:
             continue
-        mods = [_Modifier(rule, i, j, len(words)) for i, j, rule in engine.matches(words)]
-        if not mods:
-            continue
+        n = len(words)
+        mods = [_Modifier(rule, i, j, n) for i, j, rule in found_rules]
+        if not medspacy_compat:
+            for m in mods:
+                if m.category == "NEGATED_EXISTENCE" and m.direction in ("FORWARD", "BACKWARD"):
+                    m.extend_over_list(words, mods)
+        symmetric = not medspacy_compat
         for x in range(len(mods) - 1):  # ConTextGraph.update_scopes
             for y in range(x + 1, len(mods)):
-                mods[x].limit_scope(mods[y])
-                mods[y].limit_scope(mods[x])
+                mods[x].limit_scope(mods[y], symmetric)
+                mods[y].limit_scope(mods[x], symmetric)
+        tok_starts: list[int] = []
+        tok_ends: list[int] = []
+        for tok in _TOK.finditer(text, sa, sb):
+            tok_starts.append(tok.start())
+            tok_ends.append(tok.end())
         for i in members:
             a, b = spans[i]
             # char span -> token span, alignment "expand"
@@ -310,9 +411,9 @@ def assert_mentions(
             t1 = bisect_left(tok_starts, min(b, sb))
             if t1 <= t0:
                 continue
-            found = {_ATTRIBUTE[m.category] for m in mods if m.category in _ATTRIBUTE and m.modifies(t0, t1)}
+            labels = {_ATTRIBUTE[m.category] for m in mods if m.category in _ATTRIBUTE and m.modifies(t0, t1)}
             for label in _PRECEDENCE:
-                if label in found:
+                if label in labels:
                     out[i] = label
                     break
     return out

@@ -139,6 +139,9 @@ class CodingOptions:
     rerank: str | None = "rerank.json"  # the reranker (coding/data/<name>); None = the confidence rule
     learned_needs_support: bool = True  # learned-only diagnoses stay "possible" without a title word in their sentence
     features: bool = False  # put each candidate's reranker features in ``stats["features"]`` (training)
+    # a code's code-set mentions decide its assertion: a learned association's "present" does not
+    # outweigh "No history of ... hematuria" (off: CodiEsp dev F1 0.456 -> 0.435, its gold codes negated findings)
+    lexical_assertion_wins: bool = False
 
 
 @dataclass(frozen=True, slots=True)

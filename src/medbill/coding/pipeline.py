@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -85,6 +85,7 @@ class _Cand:
     spans: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, mention index)
     confs: list[float] = field(default_factory=list)
     assertions: list[Assertion] = field(default_factory=list)
+    strong: list[bool] = field(default_factory=list)  # per assertion: from a code-set mention (not learned)
     path: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
     specific: bool = True
@@ -163,6 +164,7 @@ def suggest(
             cand.spans.append((m.start, m.end, mi))
             cand.confs.append(conf)
             cand.assertions.append(assertions[mi])
+            cand.strong.append(entry is not None)
             cand.specific = cand.specific and specific
             cand.sents.add(m.sent)
             if entry is None:
@@ -223,34 +225,50 @@ def _find_mentions(text: str, tokens: list[Token], lex: Lexicon, opts: CodingOpt
     practice_len = max((len(k) for k in practice), default=0)
     out: list[_Mention] = []
     terms, bags, first_len = lex.terms, lex.bags, lex.first_len
+    prefixes = _prefixes(lex)
+    bag_words = lex.bag_words
     bag_run = [0] * (n + 1)  # how many tokens from i on are words of some order-free bag
+    sent_end = [n] * (n + 1)  # the first token of the next sentence
     for t in range(n - 1, -1, -1):
-        bag_run[t] = bag_run[t + 1] + 1 if keys[t] in lex.bag_words else 0
+        bag_run[t] = bag_run[t + 1] + 1 if keys[t] in bag_words else 0
+        sent_end[t] = sent_end[t + 1] if t + 1 < n and tokens[t + 1].sent == tokens[t].sent else t + 1
     i = 0
     while i < n:
         sent = tokens[i].sent
-        limit = i
-        while limit < n and limit - i < MAX_KEY and tokens[limit].sent == sent:
-            limit += 1
+        limit = min(i + MAX_KEY, sent_end[i])
         best: tuple[int, list[Entry], str] | None = None
         for j in range(min(limit, i + practice_len), i, -1) if practice else ():
             hit = practice.get(tuple(keys[i:j]))
             if hit:
                 best = (j, hit, "exact")
                 break
-        longest = i + first_len.get(keys[i], 0) if best is None else i
-        bag_end = i + min(bag_run[i], 4)
-        for j in range(min(limit, max(longest, bag_end)) if best is None else i, i, -1):
-            if j <= longest:
-                hit = terms.get(tuple(keys[i:j]))
-                if hit:
-                    best = (j, hit, "exact")
-                    break
-            if 2 <= j - i and j <= bag_end:
+        if best is None:
+            # the longest exact key (walking the key prefixes), then a longer order-free bag
+            exact_j = i
+            exact: list[Entry] | None = None
+            first = keys[i]
+            if first in first_len:
+                longest = min(limit, i + first_len[first])
+                key: tuple[str, ...] = (first,)
+                j = i + 1
+                while True:
+                    hit = terms.get(key)
+                    if hit:
+                        exact_j, exact = j, hit
+                    if j >= longest:
+                        break
+                    key = (*key, keys[j])
+                    if key not in prefixes:
+                        break
+                    j += 1
+            bag_end = min(limit, i + min(bag_run[i], 4))
+            for j in range(bag_end, max(exact_j, i + 1), -1):
                 ordered = bags.get(tuple(sorted(keys[i:j])))
                 if ordered:
                     best = (j, terms[ordered], "bag")
                     break
+            if best is None and exact is not None:
+                best = (exact_j, exact, "exact")
         if best is None and keys[i] in local:
             best = (i + 1, local[keys[i]], "exact")
         if best is not None:
@@ -275,6 +293,29 @@ def _find_mentions(text: str, tokens: list[Token], lex: Lexicon, opts: CodingOpt
     if opts.use_learned:
         _learned_mentions(text, tokens, out, opts.learned, opts.learned_min)
     return out
+
+
+def _prefixes(lex: Lexicon) -> frozenset[tuple[str, ...]]:
+    """Every key of 2+ words and its prefixes of 2+ words (built once per lexicon): the mention
+    search walks forward while the words so far begin (or are) some key."""
+    got: frozenset[tuple[str, ...]] | None = lex.memo.get("key_prefixes")
+    if got is None:
+        got = frozenset(key[:k] for key in lex.terms for k in range(2, len(key) + 1))
+        lex.memo["key_prefixes"] = got
+    return got
+
+
+_FIRSTS: list[tuple[object, frozenset[str]]] = []
+
+
+def _first_words(assoc: Mapping[tuple[str, ...], object]) -> frozenset[str]:
+    """The first words of the learned n-grams (a token starting none is skipped at once)."""
+    for table, firsts in _FIRSTS:
+        if table is assoc:
+            return firsts
+    firsts = frozenset(k[0] for k in assoc if k)
+    _FIRSTS[:] = [*_FIRSTS[-3:], (assoc, firsts)]
+    return firsts
 
 
 @lru_cache(maxsize=64)
@@ -312,8 +353,9 @@ def _learned_mentions(text: str, tokens: list[Token], out: list[_Mention], name:
         while j < n and tokens[j].start < m.end:
             covered[j] = True
             j += 1
+    firsts = _first_words(assoc)
     for i in range(n):
-        if covered[i]:
+        if covered[i] or keys[i] not in firsts:
             continue
         for size in (3, 2, 1):
             j = i + size
@@ -502,6 +544,7 @@ def _merge_unspecified(cands: dict[tuple[CodeSystem, str], _Cand], lex: Lexicon)
                 b.spans = sorted(set(b.spans + a.spans))
                 b.confs = b.confs + a.confs
                 b.assertions = b.assertions + a.assertions
+                b.strong = b.strong + a.strong
                 b.sources |= a.sources
                 b.sents |= a.sents
                 b.learned_conf = max(b.learned_conf, a.learned_conf)
@@ -536,6 +579,7 @@ def _apply_combinations(
             new.spans = sorted(set(new.spans + head.spans + tail.spans))
             new.confs = new.confs + [max(head.confs) * 0.98]
             new.assertions = new.assertions + head.assertions
+            new.strong = new.strong + head.strong
             new.sources |= head.sources | tail.sources | {"combination"}
             new.sents |= head.sents | tail.sents
             new.learned_conf = max(new.learned_conf, head.learned_conf, tail.learned_conf)
@@ -556,7 +600,12 @@ def _apply_combinations(
             return _apply_combinations(cands, lex, active, done)
 
 
-def _assertion_of(values: Sequence[Assertion]) -> Assertion:
+def _assertion_of(values: Sequence[Assertion], strong: Sequence[bool] = ()) -> Assertion:
+    """One assertion for a code from those of its mentions. When code-set mentions (titles, Index,
+    inclusion terms) exist they decide: a learned n-gram association (a word that co-occurs with
+    the code, e.g. "ectasia" -> R31.9) never turns "No history of ... hematuria" into a present one."""
+    if any(strong) and len(strong) == len(values):
+        values = [v for v, s in zip(values, strong, strict=True) if s]
     if "present" in values:
         return "present"
     order: tuple[Assertion, ...] = ("possible", "historical", "hypothetical", "family", "negated")
@@ -636,7 +685,7 @@ def _rank(
     ] = []
     models = feats.model.models if feats.model else {}
     for cand in cands.values():
-        assertion = _assertion_of(cand.assertions)
+        assertion = _assertion_of(cand.assertions, cand.strong if opts.lexical_assertion_wins else ())
         if assertion not in ("present", "possible") and not opts.include_non_present:
             continue
         miss = 1.0

@@ -160,6 +160,7 @@ def tokenize(text: str, bounds: list[tuple[int, int]]) -> list[Token]:
     """Content tokens (stopwords dropped) with their sentence number."""
     out: list[Token] = []
     keys = _KEYS
+    make = tuple.__new__  # Token(...) without the NamedTuple constructor's Python-level call
     for n, (a, b) in enumerate(bounds):
         for m in _TOKEN.finditer(text, a, b):
             raw = m.group()
@@ -167,7 +168,7 @@ def tokenize(text: str, bounds: list[tuple[int, int]]) -> list[Token]:
             if key == "":
                 key = word_key(raw)
             if key is not None:
-                out.append(Token(m.start(), m.end(), key, n))
+                out.append(make(Token, (m.start(), m.end(), key, n)))
     return out
 
 
