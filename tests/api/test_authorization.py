@@ -123,6 +123,7 @@ EXPECTED: dict[str, str] = {
     "get_batch_file": "B",
     "list_remittances": "BAP",
     "get_remittance_file": "BAP",
+    "simulate_batch_answer": "B",
 }
 SYSTEM_WIDE = {"list_users", "create_user", "update_user", "unlock_user", "reset_mfa", "create_practice"}
 """Routes where the system administrator acts across practices (so "other practice" is theirs too)."""
@@ -155,6 +156,7 @@ OPERATIONS = {
     "get_batch_file",
     "list_remittances",
     "get_remittance_file",
+    "simulate_batch_answer",
 }
 PATH_RESOURCE = {  # which seeded record a route's {record_id} names
     "suggest_codes": "encounter",
@@ -171,6 +173,7 @@ PATH_RESOURCE = {  # which seeded record a route's {record_id} names
     "unlock_user": "user",
     "reset_mfa": "user",
     "get_batch_file": "batch",
+    "simulate_batch_answer": "batch",
     "get_remittance_file": "remittance",
 }
 _action_ids = itertools.count(1)

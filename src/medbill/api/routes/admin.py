@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medbill.api.deps import DB, CurrentActor, policy
 from medbill.api.errors import ERROR_RESPONSES
-from medbill.services import auth, history
+from medbill.services import auth, history, simulation
 from medbill.services.permissions import Permission as P
 from medbill.services.permissions import Role
 from medbill.services.schemas import Page, RecordId, UtcDateTime
@@ -220,3 +220,17 @@ def get_remittance_file(db: DB, actor: CurrentActor, record_id: Id) -> Any:
 )
 def list_acknowledgments(db: DB, actor: CurrentActor, offset: Offset = 0, limit: Limit = 50) -> Any:
     return history.list_acknowledgments(db, actor=actor, offset=offset, limit=limit)
+
+
+@router.post(
+    "/batches/{record_id}/simulated-answer",
+    response_model=simulation.SimulatedAnswer,
+    tags=["submission"],
+    openapi_extra=policy(P.CLAIM_SUBMIT),
+    operation_id="simulate_batch_answer",
+)
+def simulate_batch_answer(
+    db: DB, actor: CurrentActor, record_id: Id, seed: Annotated[int, Query(ge=0, le=10**9)] = 0
+) -> Any:
+    """The payer simulator's 999, 277CA and 835 for a test batch (trading partner in test mode only)."""
+    return simulation.simulate_batch(db, actor=actor, batch_id=record_id, seed=seed)
