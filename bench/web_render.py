@@ -1,4 +1,5 @@
-"""Web page render time with 10,000 claims in the practice database: the coding workbench and the work queues.
+"""Web page render time with 10,000 claims in the practice database: the coding workbench, the work queues,
+submission and the dashboard.
 
 A demo practice (SQLCipher file, PHI columns encrypted, one audit record per service call) gets 10,000 extra
 claims bulk-inserted through the ORM in one transaction (documents encrypted by the cipher, blind indexes
@@ -79,6 +80,14 @@ def _seed(base: Path, claims: int) -> tuple[Any, Any, dict[str, int]]:
                 )
             )
         s.add_all(rows)
+        s.flush()
+        # the rejections queue lists the 999/277CA work items of the rejected claims
+        s.add_all(
+            m.WorkItem(practice_id=practice, queue="rejections", claim_id=r.id, detail={"kind": "277CA"},
+                       summary=f"277CA rejected claim {r.id}: A7:21")
+            for r in rows
+            if r.status == "rejected"
+        )  # fmt: skip
     seeded = time.perf_counter() - start
     print(f"seeded {claims} claims in {seeded:.1f} s (one transaction, encrypted documents)")
     user = next(u for u in summary.users if u.role == "biller")
@@ -144,11 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("queue: ready", "biller", "/web/queues/ready", ("GET", "/claims?status=ready&limit=50")),
             ("queue: ready sorted", "biller", "/web/queues/ready?sort=total_charge&dir=desc",
              ("GET", "/claims?status=ready&limit=50")),
-            ("queue: rejections", "biller", "/web/queues/rejections", ("GET", "/claims?status=rejected&limit=50")),
+            ("queue: rejections", "biller", "/web/queues/rejections", ("GET", "/work-items?queue=rejections")),
             ("queue: denials", "biller", "/web/queues/denials", ("GET", "/denials")),
             ("queue: unmatched", "biller", "/web/queues/unmatched", ("GET", "/work-items")),
             ("claim editor", "biller", f"/web/claims/{claim}", ("GET", f"/claims/{claim}")),
+            ("submission", "biller", "/web/submission", ("GET", "/batches")),
+            ("dashboard", "biller", "/web/dashboard", ("GET", "/reports/ar-aging")),
         ]  # fmt: skip
+        reports_only = {"dashboard"}  # a report over the whole ledger: measured, outside the page floor
         rows = []
         for name, role, path, (method, api) in cases:
             token = tokens[role]
@@ -163,12 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     worst = 0.0
     for name, page, peer in rows:
         p95, peer95 = _p(page, 0.95), _p(peer, 0.95)
-        worst = max(worst, p95)
+        if name not in reports_only:
+            worst = max(worst, p95)
         print(
             f"{name:26} {statistics.median(page):8.1f} {p95:8.1f}   {statistics.median(peer):12.1f} {peer95:8.1f}"
-            f"   {p95 / peer95:9.2f}  {'yes' if p95 < FLOOR_MS else 'NO':>6}"
+            f"   {p95 / peer95:9.2f}  {'(info)' if name in reports_only else 'yes' if p95 < FLOOR_MS else 'NO':>6}"
         )
-    print(f"\nworst p95 {worst:.1f} ms (floor {FLOOR_MS:.0f} ms)")
+    print(f"\nworst p95 of the workbench, queues, claim editor and submission {worst:.1f} ms (floor {FLOOR_MS:.0f} ms)")
     return 0 if worst < FLOOR_MS else 1
 
 

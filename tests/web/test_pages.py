@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -138,18 +139,26 @@ PAGES = {
               "/web/encounters/{enc}", "/web/encounters/{enc}/suggestions", "/web/codes", "/web/codes?q=diabetes",
               "/web/codes/ICD10CM/E119", "/web/claims/999999", "/web/no-such-page", "/web/queues/denials"],
     "biller": ["/web/submission", "/web/payments", "/web/dashboard", "/web/queues/denials", "/web/queues/unmatched",
-               "/web/admin", "/web/admin/reference"],
-    "practice_admin": ["/web/admin", "/web/admin/audit"],
+               "/web/admin", "/web/admin/reference", "/web/admin/fee-schedules/{fee}", "/web/queues/rejections",
+               "/web/dashboard?days=365", "/web/break-glass"],
+    "practice_admin": ["/web/admin", "/web/admin/audit", "/web/admin/payer-rules/{rule}", "/web/break-glass"],
+    "system_admin": ["/web/", "/web/admin", "/web/admin/reference", "/web/break-glass"],
 }  # fmt: skip
 
 
 def _pages(client: TestClient, world: DemoWorld) -> list[tuple[str, str, Any]]:
     enc = _first(world, "encounter", status="to_code")
+    fee = _first(world, "fee_schedule")
+    rules = records.list_records(world.db, actor=_actor(world, Role.PRACTICE_ADMIN), resource="payer_rule").items
+    rule = rules[0] if rules else records.create(
+        world.db, actor=_actor(world, Role.PRACTICE_ADMIN), resource="payer_rule",
+        data=sc.PayerRuleCreate(name="Labels", definition={"id": "x", "require": {"ndc": True}}, active=False),
+    )  # fmt: skip
     out = []
     for role, paths in PAGES.items():
         signed_in(client, world, role)
         for path in paths:
-            out.append((role, path, client.get(path.format(enc=enc.id))))
+            out.append((role, path, client.get(path.format(enc=enc.id, fee=fee.id, rule=rule.id))))  # type: ignore[attr-defined]
     client.cookies.clear()
     out.append(("anonymous", "/web/login", client.get("/web/login")))
     out.append(("anonymous", "/web/static/app.js", client.get("/web/static/app.js")))
@@ -303,3 +312,217 @@ def test_no_phi_in_links_form_actions_or_titles(client: TestClient, web_world: D
         for value in phi:
             assert all(value not in u for u in urls), (path, value)
             assert title is None or value not in title.group(1), (path, value)
+
+
+# ------------------------------------------------------------------------------------------- new pages
+def _biller_fee(world: DemoWorld) -> Any:
+    return _first(world, "fee_schedule")
+
+
+def test_fee_schedule_page_edits_items_refuses_forgery_and_escapes(client: TestClient, web_world: DemoWorld) -> None:
+    fee = _biller_fee(web_world)
+    csrf = signed_in(client, web_world, "biller")
+    page = client.get(f"/web/admin/fee-schedules/{fee.id}")
+    assert page.status_code == 200 and 'id="fee-items"' in page.text
+    assert f'name="csrf_token" value="{csrf}"' in page.text
+    items = list(fee.items)
+    form: dict[str, Any] = {
+        "csrf_token": csrf,
+        "name": XSS[:100],
+        "fi_code": [i.code for i in items] + ["99499", ""],
+        "fi_mod": [i.modifier for i in items] + ["25", ""],
+        "fi_amount": ["1.23"] + [str(i.amount) for i in items[1:]] + ["45.60", ""],
+    }
+    forged = client.post(f"/web/admin/fee-schedules/{fee.id}", data={**form, "csrf_token": "0" * 64})
+    assert forged.status_code == 403 and "security token" in forged.text
+    bad = client.post(
+        f"/web/admin/fee-schedules/{fee.id}", data={**form, "fi_amount": ["lots"] + form["fi_amount"][1:]}
+    )
+    assert bad.status_code == 422 and 'id="form-error"' in bad.text and 'value="lots"' in bad.text
+    admin = _actor(web_world, Role.PRACTICE_ADMIN)
+    assert records.get(web_world.db, actor=admin, resource="fee_schedule", record_id=fee.id).items == fee.items  # type: ignore[attr-defined]
+    ok = client.post(f"/web/admin/fee-schedules/{fee.id}", data=form, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].endswith("?saved=1")
+    after = records.get(web_world.db, actor=admin, resource="fee_schedule", record_id=fee.id)
+    got = {(i.code, i.modifier): i.amount for i in after.items}  # type: ignore[attr-defined]
+    assert len(got) == len(items) + 1 and got[("99499", "25")] == Decimal("45.60")
+    assert got[(items[0].code, items[0].modifier)] == Decimal("1.23")
+    shown = client.get(f"/web/admin/fee-schedules/{fee.id}?saved=1")
+    assert "Fee schedule saved." in shown.text and "&lt;script&gt;" in shown.text and "<script>alert" not in shown.text
+    # a coder reads it, with the form disabled and no save button
+    signed_in(client, web_world, "coder")
+    read = client.get(f"/web/admin/fee-schedules/{fee.id}")
+    assert read.status_code == 200 and "disabled" in read.text and 'id="save-fees"' not in read.text
+    assert client.post(f"/web/admin/fee-schedules/{fee.id}", data={**form, "csrf_token": csrf}).status_code == 403
+
+
+RULE_YAML = 'id: tele-95\nwhen:\n  place_of_service: ["10"]\nrequire:\n  modifier: ["95"]\nfix: add modifier 95\n'
+
+
+def test_payer_rule_pages_validate_the_definition(client: TestClient, web_world: DemoWorld) -> None:
+    csrf = signed_in(client, web_world, "biller")
+    form = {"csrf_token": csrf, "name": "Telehealth " + XSS[:60], "payer_id": "", "definition": RULE_YAML}
+    assert client.post("/web/admin/payer-rules", data={**form, "csrf_token": "x"}).status_code == 403
+    made = client.post("/web/admin/payer-rules", data=form, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    url = made.headers["location"].split("?")[0]
+    page = client.get(url)
+    assert page.status_code == 200 and "tele-95" in page.text and "&lt;script&gt;" in page.text
+    assert "<script>alert" not in page.text
+    rule_id = int(url.rsplit("/", 1)[1])
+    for text, needle in (
+        ("id: [unclosed", "not valid YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ('id: x\nrequire:\n  modifierz: ["95"]\n', "modifierz"),
+        ("id: x\nrequire:\n  max_units: many\n", "max_units"),
+        (XSS, "expected a mapping"),
+    ):
+        bad = client.post(url, data={**form, "definition": text, "active": "1"})
+        assert bad.status_code == 422 and needle in bad.text, (text, bad.text[-400:])
+        assert "<script>alert" not in bad.text and "<img src=x" not in bad.text
+    admin = _actor(web_world, Role.PRACTICE_ADMIN)
+    kept = records.get(web_world.db, actor=admin, resource="payer_rule", record_id=rule_id)
+    assert kept.definition["id"] == "tele-95"  # type: ignore[attr-defined]
+    json_text = '{"id": "tele-95", "require": {"modifier": ["95", "GT"]}}'
+    ok = client.post(url, data={**form, "definition": json_text}, follow_redirects=False)  # unchecked: inactive
+    assert ok.status_code == 303
+    after = records.get(web_world.db, actor=admin, resource="payer_rule", record_id=rule_id)
+    assert after.definition["require"]["modifier"] == ["95", "GT"] and after.active is False  # type: ignore[attr-defined]
+    admin_page = client.get("/web/admin")
+    assert f'href="/web/admin/payer-rules/{rule_id}"' in admin_page.text
+
+
+def test_break_glass_page_marks_the_session(client: TestClient, web_world: DemoWorld) -> None:
+    user = web_world.new_user("front_desk", "web-breakglass-desk")
+    csrf = sign_in(client, user)
+    home = client.get("/web/")
+    assert 'href="/web/break-glass"' in home.text and 'id="break-glass-banner"' not in home.text
+    page = client.get("/web/break-glass")
+    assert page.status_code == 200 and 'for="bg-reason"' in page.text
+    reason = "patient in the emergency room " + XSS
+    assert client.post("/web/break-glass", data={"reason": reason}).status_code == 403  # no CSRF token
+    short = client.post("/web/break-glass", data={"csrf_token": csrf, "reason": "because"})
+    assert short.status_code == 422 and "at least" in short.text
+    ok = client.post("/web/break-glass", data={"csrf_token": csrf, "reason": reason}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/web/?break_glass=1"
+    marked = client.get(ok.headers["location"])
+    assert 'id="break-glass-banner"' in marked.text and "emergency access" in marked.text
+    assert 'class="bg-session"' in marked.text and 'href="/web/break-glass"' not in marked.text
+    again = client.get("/web/break-glass")
+    assert "already has emergency access" in again.text
+    # an auditor reviews break-glass use and never asks for it
+    signed_in(client, web_world, "auditor")
+    assert client.get("/web/break-glass").status_code == 403
+
+
+def test_837_download_comes_from_the_database_and_is_audited(client: TestClient, web_world: DemoWorld) -> None:
+    from sqlalchemy import select
+
+    from medbill.services import claims as claim_svc
+    from medbill.store import models as m
+
+    biller = _actor(web_world, Role.BILLER)
+    # the same sender/receiver as the other tests' clearinghouse: ISA13 is counted per sender/receiver pair
+    # but unique per practice (reported: two pairs in one practice collide on their first batch)
+    partner = records.create(
+        web_world.db, actor=_actor(web_world, Role.PRACTICE_ADMIN), resource="trading_partner",
+        data=sc.TradingPartnerCreate(name="CH dl", sender_id="S1", receiver_id="R1", gs_sender="S1",
+                                     gs_receiver="R1", contact_phone="6145550100"),
+    )  # fmt: skip
+    coded = records.list_records(web_world.db, actor=biller, resource="encounter", filters={"status": "coded"}).items
+    claim_id = None
+    for enc in coded:
+        claim = claim_svc.build_claim(web_world.db, actor=biller, encounter_id=enc.id)  # type: ignore[attr-defined]
+        if claim_svc.scrub_claim(web_world.db, actor=biller, claim_id=claim.id).status == "ready":
+            claim_id = claim.id
+            break
+    assert claim_id is not None
+    csrf = signed_in(client, web_world, "biller")
+    made = client.post(
+        "/web/batches", data={"csrf_token": csrf, "partner_id": str(partner.id), "claim_id": str(claim_id)}
+    )  # type: ignore[attr-defined]
+    assert made.status_code == 200
+    href = re.search(r'id="download-837" href="([^"]+)"', made.text).group(1)  # type: ignore[union-attr]
+    assert re.fullmatch(r"/web/batches/\d+/837", href)
+    batch_id = int(href.split("/")[3])
+    r = client.get(href)
+    assert r.status_code == 200 and r.text.startswith("ISA*") and "ST*837*" in r.text
+    assert r.headers["content-disposition"] == f'attachment; filename="837P-batch{batch_id}.x12"'
+    assert r.headers["cache-control"] == "no-store"
+    # the same file after a restart: nothing is kept in process memory
+    with web_world.db.read() as s:
+        assert s.get(m.SubmissionBatch, batch_id).content == r.text  # type: ignore[union-attr]
+        exports = s.execute(
+            select(m.AuditEvent.action, m.AuditEvent.resource).where(
+                m.AuditEvent.action == "export", m.AuditEvent.resource == "submission_batch"
+            )
+        ).all()
+    assert exports
+    sub = client.get("/web/submission")
+    assert f'href="/web/batches/{batch_id}/837"' in sub.text and 'id="batches"' in sub.text
+    signed_in(client, web_world, "coder")
+    assert client.get(href).status_code == 403
+    other = _actor(web_world, Role.BILLER, web_world.other.practice_id)
+    assert history_ids(web_world, other) and batch_id not in history_ids(web_world, other)
+    signed_in(client, web_world, "biller")
+    assert client.get("/web/batches/999999/837").status_code == 404
+
+
+def history_ids(world: DemoWorld, actor: Actor) -> list[int] | list[None]:
+    from medbill.services import history
+
+    return [b.id for b in history.list_batches(world.db, actor=actor).items] or [None]
+
+
+def test_rejections_queue_lists_acknowledgment_work_items(client: TestClient, web_world: DemoWorld) -> None:
+    from medbill.store import models as m
+
+    claim_id = 1
+    with web_world.db.write() as s:
+        s.add_all(
+            [
+                m.WorkItem(practice_id=web_world.own.practice_id, queue="rejections", claim_id=claim_id,
+                           summary=f"277CA rejected claim {claim_id}: A7:21 {XSS[:80]}", detail={}),
+                m.WorkItem(practice_id=web_world.own.practice_id, queue="unmatched_ack", claim_id=None,
+                           summary="277CA claim 3 (A7:562) matches no claim", detail={}),
+                m.WorkItem(practice_id=web_world.other.practice_id, queue="rejections", claim_id=None,
+                           summary="OTHER PRACTICE rejection", detail={}),
+            ]
+        )  # fmt: skip
+    signed_in(client, web_world, "biller")
+    page = client.get("/web/queues/rejections")
+    assert page.status_code == 200
+    assert f'<a href="/web/claims/{claim_id}">{claim_id}</a>' in page.text
+    assert "A7:21" in page.text and "matches no claim" in page.text and "OTHER PRACTICE" not in page.text
+    assert "&lt;script&gt;" in page.text and "<script>alert" not in page.text
+    only = client.get("/web/queues/rejections?queue=unmatched_ack")
+    assert "matches no claim" in only.text and "A7:21" not in only.text
+    unmatched = client.get("/web/queues/unmatched")
+    assert "A7:21" not in unmatched.text and "matches no claim" not in unmatched.text
+    home = client.get("/web/")
+    assert re.search(r'id="q-rejections"><span class="t">[^<]*</span><span class="n">[1-9]', home.text)
+    # a coder (no remittance permission) still sees the rejected claims, as a claim list
+    signed_in(client, web_world, "coder")
+    assert client.get("/web/queues/rejections").status_code == 200
+
+
+def test_dashboard_shows_revenue_measures_beside_the_charts(client: TestClient, web_world: DemoWorld) -> None:
+    signed_in(client, web_world, "biller")
+    page = client.get("/web/dashboard?days=30")
+    assert page.status_code == 200
+    for marker in ('id="days-in-ar"', 'id="rates"', "Net collection rate", "First-pass acceptance",
+                   "Clean-claim rate", "Denial rate", "last 30 days", "<svg"):  # fmt: skip
+        assert marker in page.text, marker
+    assert client.get("/web/dashboard?days=7").status_code == 200  # an unknown period falls back to 90 days
+    signed_in(client, web_world, "coder")
+    assert client.get("/web/dashboard").status_code == 403
+
+
+def test_reference_page_shows_the_load_command_to_the_system_admin_only(
+    client: TestClient, web_world: DemoWorld
+) -> None:
+    signed_in(client, web_world, "system_admin")
+    page = client.get("/web/admin/reference")
+    assert page.status_code == 200 and 'id="load-command"' in page.text and "medbill data build" in page.text
+    signed_in(client, web_world, "biller")
+    assert 'id="load-command"' not in client.get("/web/admin/reference").text

@@ -213,11 +213,12 @@ class AckView(_View):
 class StoreControlNumbers:
     """X12 control numbers (ISA13, GS06, ST02) kept in ``control_number`` rows, in the caller's transaction.
 
-    One row per practice, partner key and kind. Each ``next_*`` makes sure the row exists (an insert that
-    ignores a conflict), locks it (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write
-    transaction began with ``BEGIN IMMEDIATE`` and already excludes other writers), increments it and
-    returns the new value. Two transactions never get the same number; a number taken by a transaction
-    that rolls back was never sent, and the next transaction takes it again. Counters stop at 999,999,999.
+    ISA13: one row per practice; GS06 and ST02: one row per practice, partner key and kind. Each
+    ``next_*`` makes sure the row exists (an insert that ignores a conflict), locks it (``SELECT … FOR
+    UPDATE`` on PostgreSQL; on SQLite the write transaction began with ``BEGIN IMMEDIATE`` and already
+    excludes other writers), increments it and returns the new value. Two transactions never get the
+    same number; a number taken by a transaction that rolls back was never sent, and the next
+    transaction takes it again. Counters stop at 999,999,999.
     """
 
     def __init__(self, session: Session, *, practice_id: int, partner: str) -> None:
@@ -226,7 +227,9 @@ class StoreControlNumbers:
         self.partner = partner
 
     def _name(self, kind: str) -> str:
-        return f"{self.partner}/{kind}"
+        # ISA13 is counted per practice (our batches are unique by practice and ISA13, whatever the
+        # clearinghouse); GS06 and ST02 per trading partner
+        return "interchange" if kind == "interchange" else f"{self.partner}/{kind}"
 
     def _next(self, kind: str) -> int:
         name = self._name(kind)

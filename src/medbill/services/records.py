@@ -73,6 +73,9 @@ def _fee_items(session: Session, row: Any, data: dict[str, Any]) -> None:
                 raise ValidationFailed(f"code {key[0]} {key[1]} appears twice", field=f"items[{i}]")
             seen.add(key)
             items.append(m.FeeScheduleItem(code=key[0], modifier=key[1], amount=it["amount"]))
+        if row.items:  # the old items go first: a kept code/modifier would otherwise collide with itself
+            row.items.clear()
+            session.flush()
         row.items = items
 
 

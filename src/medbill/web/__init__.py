@@ -24,7 +24,16 @@ from medbill.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from medbill.web.common import HERE, PREFIX, CsrfRefused, SignInNeeded, clear_session_cookie, render
+from medbill.web.common import (
+    HERE,
+    PREFIX,
+    PUBLIC,
+    CsrfRefused,
+    SignInNeeded,
+    clear_session_cookie,
+    policy,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +57,7 @@ def install(app: FastAPI) -> None:
     for module in (pages, work, money, admin):
         app.include_router(module.router, include_in_schema=False)
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, openapi_extra=policy(PUBLIC))
     def _root() -> RedirectResponse:
         return RedirectResponse(PREFIX + "/", status_code=303)
 

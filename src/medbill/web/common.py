@@ -32,6 +32,7 @@ from medbill.core.errors import AuthenticationRequired, PermissionDenied
 from medbill.services import auth
 from medbill.services.context import Actor
 from medbill.services.permissions import Permission, Role, allowed
+from medbill.services.unit import require
 from medbill.settings import Settings
 from medbill.store.db import Database
 
@@ -40,6 +41,10 @@ PRE_COOKIE = "medbill_precsrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 PREFIX = "/web"
+POLICY_KEY = "x-medbill-permission"
+PUBLIC = "public"  # no session needed (the sign-in steps)
+SESSION = "session"  # any signed-in user, whatever the role
+PER_QUEUE = "per-queue"  # the work queue named in the path decides (medbill.web.work.QUEUES)
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape on for .html
@@ -48,6 +53,19 @@ templates.env.globals["P"] = Permission
 templates.env.globals["IDLE_SECONDS"] = int(auth.IDLE_TIMEOUT.total_seconds())
 
 _SECRET = (os.environ.get("MEDBILL_WEB_SECRET") or "").encode() or secrets.token_bytes(32)
+
+
+def policy(*permissions: Permission | str) -> dict[str, Any]:
+    """A page's declared policy, on the route like the API's (``openapi_extra={"x-medbill-permission": ...}``).
+
+    Several permissions mean "any of them" (joined with ``|``). The services enforce; the web
+    authorization test (tests/web/test_web_authorization.py) reads this from every ``/web`` route and
+    fails on a route that has none.
+    """
+    if not permissions:
+        raise ValueError("name at least one permission")
+    value = "|".join(p.value if isinstance(p, Permission) else p for p in permissions)
+    return {POLICY_KEY: value}
 
 
 def csrf_for(token: str) -> str:
@@ -116,7 +134,29 @@ def _signed_in(request: Request) -> Web:
     except AuthenticationRequired:
         raise SignInNeeded from None
     request.state.actor = actor
-    return Web(request=request, db=db, actor=actor, csrf=csrf_for(token), settings=settings_of(request))
+    web = Web(request=request, db=db, actor=actor, csrf=csrf_for(token), settings=settings_of(request))
+    _enforce_policy(request, web)
+    return web
+
+
+def _enforce_policy(request: Request, web: Web) -> None:
+    """Refuse (audited, the 403 page) a signed-in request whose role lacks the route's declared permission.
+
+    The services check again (and own practice isolation: another practice's object is not found);
+    checking the declared policy first makes every page answer 403 before 404 and before any parsing,
+    and makes a page without a declared policy refuse everyone (fail closed).
+    """
+    route = request.scope.get("route")
+    value = (getattr(route, "openapi_extra", None) or {}).get(POLICY_KEY)
+    if value in (SESSION, PER_QUEUE):
+        return
+    if not isinstance(value, str) or value == PUBLIC:
+        raise PermissionDenied("this page declares no permission policy")
+    permissions = [Permission(v) for v in value.split("|")]
+    if any(web.can(p) for p in permissions):
+        return
+    action = "read" if request.method in ("GET", "HEAD") else "update"
+    require(web.db, web.actor, permissions[0], action=action, resource="web_page")
 
 
 async def signed_in(request: Request) -> Web:
@@ -179,10 +219,14 @@ templates.env.globals["ROLE_LABELS"] = ROLE_LABELS
 
 
 class Stash:
-    """Short-lived server-side blobs of one session (an 837 to download, an 835 between preview and post).
+    """Short-lived server-side blobs of one session: the uploaded 835 between its preview and its posting.
 
     Bounded (oldest dropped), in process memory only, keyed by the session's CSRF token so that another
-    session cannot read them; never written to disk or logs.
+    session cannot read them; never written to disk or logs. 837 batches are not kept here: they are
+    downloaded from the database (``services.history.get_batch_file``, audited as an export). The 835
+    stays here on purpose: posting stores it (encrypted, one row per file) only when the user decides to
+    post; storing it at preview would keep PHI the user chose not to post. With several worker processes
+    a post may reach another process: it then says "expired, upload again" and posts nothing.
     """
 
     def __init__(self, size: int = 64) -> None:

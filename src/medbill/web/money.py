@@ -15,20 +15,21 @@ from medbill.core.errors import NotFound, ValidationFailed
 from medbill.ledger.reports import BUCKET_LABELS
 from medbill.services import claims as claim_svc
 from medbill.services import payments as pay_svc
+from medbill.services import reports as report_svc
 from medbill.services.permissions import Permission as P
-from medbill.web.common import PREFIX, PostDep, WebDep, render, stash
+from medbill.web.common import PREFIX, PostDep, WebDep, policy, render, stash
 from medbill.web.work import payer_names, read_upload
 
 router = APIRouter(prefix=PREFIX)
 
 
-@router.get("/payments", response_class=HTMLResponse)
+@router.get("/payments", response_class=HTMLResponse, openapi_extra=policy(P.REMIT_POST))
 def payments(request: Request, web: WebDep) -> Response:
     web.require(P.REMIT_POST)
     return render(web, request, "payments.html", title="Payments")
 
 
-@router.post("/remittances/preview", response_class=HTMLResponse)
+@router.post("/remittances/preview", response_class=HTMLResponse, openapi_extra=policy(P.REMIT_POST))
 async def preview(request: Request, post: PostDep) -> Response:
     """Read the 835 and show exactly what posting would do; nothing is kept."""
     web = post.web
@@ -38,7 +39,7 @@ async def preview(request: Request, post: PostDep) -> Response:
     return render(web, request, "remit.html", title="835 preview", report=report, key=key)
 
 
-@router.post("/remittances/post", response_class=HTMLResponse)
+@router.post("/remittances/post", response_class=HTMLResponse, openapi_extra=policy(P.REMIT_POST))
 async def post_835(request: Request, post: PostDep) -> Response:
     """Post the previewed 835 (exactly once: posting it again changes nothing)."""
     web = post.web
@@ -49,7 +50,7 @@ async def post_835(request: Request, post: PostDep) -> Response:
     return render(web, request, "remit.html", title="835 posted", report=report, key=None)
 
 
-@router.get("/claims/{claim_id}/ledger", response_class=HTMLResponse)
+@router.get("/claims/{claim_id}/ledger", response_class=HTMLResponse, openapi_extra=policy(P.LEDGER_READ))
 def ledger(request: Request, web: WebDep, claim_id: int) -> Response:
     led = pay_svc.claim_ledger(web.db, actor=web.actor, claim_id=claim_id)
     claim = claim_svc.get_claim(web.db, actor=web.actor, claim_id=claim_id) if web.can(P.CLAIM_READ) else None
@@ -64,7 +65,9 @@ def ledger(request: Request, web: WebDep, claim_id: int) -> Response:
     )
 
 
-@router.post("/claims/{claim_id}/patient-payments", response_class=HTMLResponse)
+@router.post(
+    "/claims/{claim_id}/patient-payments", response_class=HTMLResponse, openapi_extra=policy(P.PAYMENT_COLLECT)
+)
 def patient_payment(request: Request, post: PostDep, claim_id: int) -> Response:
     web = post.web
     try:
@@ -84,7 +87,7 @@ def patient_payment(request: Request, post: PostDep, claim_id: int) -> Response:
     )  # fmt: skip
 
 
-@router.get("/patients/{patient_id}/statement", response_class=HTMLResponse)
+@router.get("/patients/{patient_id}/statement", response_class=HTMLResponse, openapi_extra=policy(P.LEDGER_READ))
 def statement(request: Request, web: WebDep, patient_id: int) -> Response:
     st = pay_svc.patient_statement(web.db, actor=web.actor, patient_id=patient_id)
     return render(web, request, "statement.html", title=f"Patient {patient_id} statement", st=st, patient_id=patient_id)
@@ -105,11 +108,34 @@ def bars(rows: list[tuple[str, Decimal]], width: int = 360) -> list[dict[str, An
     return out
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, web: WebDep) -> Response:
-    """A/R aging (SVG bars with the numbers beside them), clean-claim rate, denial rate by reason."""
+def percent(rate: Any) -> Decimal | None:
+    """A ledger ``Rate`` as a percentage to 0.1 (None when its denominator is 0)."""
+    value = rate.value
+    return None if value is None else (value * 100).quantize(Decimal("0.1"))
+
+
+def pct_bars(rows: list[tuple[str, Any]], width: int = 360) -> list[dict[str, Any]]:
+    """Bars on a 0-100 % scale; the value beside each bar is the percentage and its fraction."""
+    out = []
+    for i, (label, rate) in enumerate(rows):
+        pct = percent(rate)
+        w = int(width * min(max(pct or Decimal(0), Decimal(0)), Decimal(100)) / 100)
+        shown = "no data" if pct is None else f"{pct} % ({rate.numerator:f} / {rate.denominator:f})"
+        out.append({"label": label, "value": shown, "w": w, "y": i * 28})
+    return out
+
+
+DASHBOARD_PERIODS = (30, 90, 180, 365)
+
+
+@router.get("/dashboard", response_class=HTMLResponse, openapi_extra=policy(P.REPORT_READ))
+def dashboard(request: Request, web: WebDep, days: int = 90) -> Response:
+    """A/R aging, days in A/R, collections, first-pass and clean-claim rates, denials (SVG with the numbers)."""
     web.require(P.REPORT_READ)
-    aging = pay_svc.ar_aging(web.db, actor=web.actor, as_of=dt.date.today())
+    days = days if days in DASHBOARD_PERIODS else 90
+    today = dt.date.today()
+    measures = report_svc.revenue_measures(web.db, actor=web.actor, as_of=today, period_days=days)
+    aging = pay_svc.ar_aging(web.db, actor=web.actor, as_of=today)
     payer_rows = list(zip(BUCKET_LABELS, aging.payers.aged, strict=True))
     patient_rows = list(zip(BUCKET_LABELS, aging.patients.aged, strict=True))
     counts: dict[str, int] = {}
@@ -146,11 +172,32 @@ def dashboard(request: Request, web: WebDep) -> Response:
         (payers.get(int(k.split(":")[-1]), k) if k.split(":")[-1].isdigit() else k, b.total)
         for k, b in sorted(aging.by_payer.items())
     ]
+    dar = measures.days_in_ar
+    dar_bar = [{"label": "days", "value": dar if dar is not None else "no charges", "y": 0,
+                "w": int(360 * min(dar, Decimal(180)) / 180) if dar is not None and dar > 0 else 0}]  # fmt: skip
+    rate_bars = pct_bars(
+        [
+            ("collections", measures.net_collection),
+            ("first pass", measures.first_pass),
+            ("clean claims", measures.clean_claims),
+            ("denials", measures.denials.rate),
+        ]
+    )
+    category_bars = pct_bars(
+        [(str(c).replace("_", " "), measures.denials.category_rate(c)) for c in measures.denials.by_category]
+    )
     return render(
         web,
         request,
         "dashboard.html",
         title="Dashboard",
+        m=measures,
+        days=days,
+        periods=DASHBOARD_PERIODS,
+        dar_bar=dar_bar,
+        rate_bars=rate_bars,
+        category_bars=category_bars,
+        pct=percent,
         aging=aging,
         payer_bars=bars(payer_rows),
         patient_bars=bars(patient_rows),

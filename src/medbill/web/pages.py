@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from medbill.api.routes.codes import _lock as _ref_lock
 from medbill.core.codes import CodeSystem
-from medbill.core.errors import InvalidCode, MedbillError, NotFound
+from medbill.core.errors import InvalidCode, MedbillError, NotFound, ValidationFailed
 from medbill.services import auth, reference
 from medbill.services.permissions import Permission
 from medbill.web.common import (
@@ -19,12 +19,16 @@ from medbill.web.common import (
     CSRF_FIELD,
     PRE_COOKIE,
     PREFIX,
+    PUBLIC,
+    SESSION,
+    PostDep,
     WebDep,
     check_csrf,
     clear_session_cookie,
     client,
     csrf_for,
     get_db,
+    policy,
     redirect,
     render,
     set_session_cookie,
@@ -36,7 +40,7 @@ SYSTEMS = {"ICD10CM": "ICD-10-CM", "ICD10PCS": "ICD-10-PCS", "HCPCS": "HCPCS Lev
 
 
 # ----------------------------------------------------------------------------------------------- sign-in
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, openapi_extra=policy(PUBLIC))
 def login_form(request: Request, signed_out: int = 0, expired: int = 0) -> Response:
     pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
     note = "You are signed out." if signed_out else ("Your session ended after inactivity." if expired else None)
@@ -45,7 +49,7 @@ def login_form(request: Request, signed_out: int = 0, expired: int = 0) -> Respo
     return response
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, openapi_extra=policy(PUBLIC))
 async def login(request: Request) -> Response:
     form = await request.form()
     pre = request.cookies.get(PRE_COOKIE)
@@ -69,7 +73,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.get("/mfa", response_class=HTMLResponse)
+@router.get("/mfa", response_class=HTMLResponse, openapi_extra=policy(PUBLIC))
 def mfa_form(request: Request) -> Response:
     token = request.cookies.get(COOKIE)
     if not token:
@@ -77,7 +81,7 @@ def mfa_form(request: Request) -> Response:
     return render(None, request, "mfa.html", token_csrf=csrf_for(token), error=None)
 
 
-@router.post("/mfa", response_class=HTMLResponse)
+@router.post("/mfa", response_class=HTMLResponse, openapi_extra=policy(PUBLIC))
 async def mfa(request: Request) -> Response:
     form = await request.form()
     token = request.cookies.get(COOKIE)
@@ -96,7 +100,7 @@ async def mfa(request: Request) -> Response:
     return redirect(PREFIX + "/")
 
 
-@router.post("/logout")
+@router.post("/logout", openapi_extra=policy(SESSION))
 async def logout(request: Request) -> Response:
     form = await request.form()
     token = request.cookies.get(COOKIE)
@@ -117,18 +121,47 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/ping")
+@router.get("/ping", openapi_extra=policy(SESSION))
 def ping(web: WebDep) -> JSONResponse:
     """Keeps the session alive (the idle-timeout warning's "stay signed in")."""
     return JSONResponse({"idle_seconds": int(auth.IDLE_TIMEOUT.total_seconds())})
 
 
+# ----------------------------------------------------------------------------------------------- break-glass
+@router.get("/break-glass", response_class=HTMLResponse, openapi_extra=policy(Permission.BREAK_GLASS))
+def break_glass_form(request: Request, web: WebDep) -> Response:
+    """Ask for emergency (break-glass) access: read-only PHI for this session, with a stated reason."""
+    web.require(Permission.BREAK_GLASS)
+    return render(
+        web, request, "break_glass.html", title="Emergency access", min_reason=auth.BREAK_GLASS_MIN_REASON, error=None
+    )
+
+
+@router.post("/break-glass", response_class=HTMLResponse, openapi_extra=policy(Permission.BREAK_GLASS))
+def break_glass(request: Request, post: PostDep) -> Response:
+    """Grant break-glass access to this session (audited with the reason); the session is marked from then on."""
+    web = post.web
+    web.require(Permission.BREAK_GLASS)
+    token = request.cookies.get(COOKIE) or ""
+    practice_id: int | None = None
+    raw = post.get("practice_id")
+    if web.actor.practice_id is None and raw:
+        if not raw.isdigit() or len(raw) > 9:
+            raise ValidationFailed("practice: a practice number", field="practice_id")
+        practice_id = int(raw)
+    auth.break_glass(
+        web.db, token=token, reason=post.get("reason")[:2000], practice_id=practice_id, source=client(request)
+    )
+    return redirect(PREFIX + "/?break_glass=1")
+
+
 # ----------------------------------------------------------------------------------------------- home
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, web: WebDep) -> Response:
+@router.get("/", response_class=HTMLResponse, openapi_extra=policy(SESSION))
+def home(request: Request, web: WebDep, break_glass: int = 0) -> Response:
     from medbill.web.work import queue_counts
 
-    return render(web, request, "home.html", title="Home", counts=queue_counts(web))
+    note = "Emergency access granted for this session: read-only, and every page you open is audited."
+    return render(web, request, "home.html", title="Home", counts=queue_counts(web), note=note if break_glass else None)
 
 
 # ----------------------------------------------------------------------------------------------- code browser
@@ -144,7 +177,7 @@ def _search(web: WebDep, q: str, system: str | None, billable_only: bool = False
         )
 
 
-@router.get("/codes", response_class=HTMLResponse)
+@router.get("/codes", response_class=HTMLResponse, openapi_extra=policy(Permission.CODES_READ))
 def codes(
     request: Request,
     web: WebDep,
@@ -159,7 +192,7 @@ def codes(
     return render(web, request, name, title="Code browser", q=q, system=sys_ or "", systems=SYSTEMS, hits=hits)
 
 
-@router.get("/codes/{system}/{code}", response_class=HTMLResponse)
+@router.get("/codes/{system}/{code}", response_class=HTMLResponse, openapi_extra=policy(Permission.CODES_READ))
 def code_detail(request: Request, web: WebDep, system: str, code: str, part: int = 0) -> Response:
     """One code: description, hierarchy (path and children), notes (Excludes1, code first ...), 7th characters."""
     web.require(Permission.CODES_READ)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -17,11 +16,11 @@ from starlette.datastructures import UploadFile
 from medbill.core.errors import NotFound, ValidationFailed
 from medbill.services import claims as claim_svc
 from medbill.services import coding as coding_svc
+from medbill.services import history, records
 from medbill.services import payments as pay_svc
-from medbill.services import records
 from medbill.services import schemas as sc
 from medbill.services.permissions import Permission as P
-from medbill.web.common import PREFIX, PostDep, Web, WebDep, redirect, render, stash
+from medbill.web.common import PER_QUEUE, PREFIX, PostDep, Web, WebDep, policy, redirect, render
 
 router = APIRouter(prefix=PREFIX)
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -165,6 +164,8 @@ def build_queue(web: Web, name: str, args: dict[str, str], offset: int, limit: i
             for e in page.items
         ]
         return q
+    if name == "rejections" and web.can(P.REMIT_READ):
+        return _rejections(web, args, offset, limit)
     if name in ("scrub_errors", "ready", "rejections"):
         payers = payer_names(web)
         q = Queue(name, title, perm, _CLAIM_COLS)
@@ -248,7 +249,8 @@ def build_queue(web: Web, name: str, args: dict[str, str], offset: int, limit: i
         filters={"queue": [("", "any unmatched queue")] + [(s, s.replace("_", " ")) for s in subqueues]},
     )
     sub = args.get("queue") if args.get("queue") in subqueues else None
-    items2 = pay_svc.work_items(web.db, actor=web.actor, queue=sub, limit=1000)
+    # the posting queues only (the acknowledgment queues are the rejections queue's)
+    items2 = [w for w in pay_svc.work_items(web.db, actor=web.actor, queue=sub, limit=1000) if w.queue in subqueues]
     q.total = len(items2)
     q.rows = [
         {
@@ -262,6 +264,50 @@ def build_queue(web: Web, name: str, args: dict[str, str], offset: int, limit: i
         }
         for w in items2[offset : offset + limit]
     ]
+    return q
+
+
+REJECTION_QUEUES = {
+    "rejections": "claim rejected (999/277CA)",
+    "unmatched_ack": "277CA matching no claim",
+}
+
+
+def _rejections(web: Web, args: dict[str, str], offset: int, limit: int) -> Queue:
+    """Rejections as the acknowledgment work items (999/277CA): the reason, and the claim to fix."""
+    title, perm = QUEUES["rejections"]
+    q = Queue(
+        "rejections",
+        title,
+        perm,
+        (
+            Column("claim_id", "Claim", numeric=True),
+            Column("queue", "Kind"),
+            Column("summary", "Why (from the acknowledgment)"),
+            Column("created", "Received"),
+            Column("id", "Item", numeric=True),
+        ),
+        filters={"queue": [("", "any")] + list(REJECTION_QUEUES.items())},
+    )
+    sub = args.get("queue") if args.get("queue") in REJECTION_QUEUES else None
+    items: list[Any] = []
+    for queue_name in [sub] if sub else list(REJECTION_QUEUES):
+        items.extend(pay_svc.work_items(web.db, actor=web.actor, queue=queue_name, limit=1000))
+    items.sort(key=lambda w: w.id, reverse=True)  # newest first
+    q.total = len(items)
+    q.rows = [
+        {
+            "claim_id": w.claim_id,
+            "queue": REJECTION_QUEUES.get(w.queue, w.queue),
+            "summary": w.summary,
+            "created": w.created_at.strftime("%Y-%m-%d %H:%M"),
+            "id": w.id,
+            "_link": f"{PREFIX}/claims/{w.claim_id}" if w.claim_id else None,
+        }
+        for w in items[offset : offset + limit]
+    ]
+    if not q.rows and not q.total:
+        q.note = "No open rejections from 999 or 277CA files."
     return q
 
 
@@ -283,6 +329,10 @@ def queue_counts(web: Web) -> list[tuple[str, str, int | None]]:
             count = records.list_records(
                 web.db, actor=web.actor, resource="encounter", limit=1, filters={"status": "to_code"}
             ).total
+        elif name == "rejections" and web.can(P.REMIT_READ):
+            count = sum(
+                len(pay_svc.work_items(web.db, actor=web.actor, queue=sub, limit=1000)) for sub in REJECTION_QUEUES
+            )
         elif name in ("ready", "rejections"):
             status = "ready" if name == "ready" else "rejected"
             count = claim_svc.list_claims(web.db, actor=web.actor, status=status, limit=1).total
@@ -292,7 +342,7 @@ def queue_counts(web: Web) -> list[tuple[str, str, int | None]]:
     return out
 
 
-@router.get("/queues/{name}", response_class=HTMLResponse)
+@router.get("/queues/{name}", response_class=HTMLResponse, openapi_extra=policy(PER_QUEUE))
 def queue(
     request: Request,
     web: WebDep,
@@ -360,7 +410,7 @@ def _encounter(web: Web, encounter_id: int) -> Any:
     return records.get(web.db, actor=web.actor, resource="encounter", record_id=encounter_id)
 
 
-@router.get("/encounters/{encounter_id}", response_class=HTMLResponse)
+@router.get("/encounters/{encounter_id}", response_class=HTMLResponse, openapi_extra=policy(P.ENCOUNTER_READ))
 def workbench(request: Request, web: WebDep, encounter_id: int, saved: int = 0) -> Response:
     """The coding workbench (the suggestions panel loads from /suggestions)."""
     enc = _encounter(web, encounter_id)
@@ -379,7 +429,9 @@ def workbench(request: Request, web: WebDep, encounter_id: int, saved: int = 0) 
     )
 
 
-@router.get("/encounters/{encounter_id}/suggestions", response_class=HTMLResponse)
+@router.get(
+    "/encounters/{encounter_id}/suggestions", response_class=HTMLResponse, openapi_extra=policy(P.ENCOUNTER_READ)
+)
 def suggestions(request: Request, web: WebDep, encounter_id: int) -> Response:
     """The highlighted note and the suggestions (a fragment the workbench loads)."""
     view = coding_svc.suggest_for_encounter(web.db, actor=web.actor, encounter_id=encounter_id, settings=web.settings)
@@ -397,7 +449,7 @@ def suggestions(request: Request, web: WebDep, encounter_id: int) -> Response:
     )
 
 
-@router.post("/encounters/{encounter_id}/decisions")
+@router.post("/encounters/{encounter_id}/decisions", openapi_extra=policy(P.CODING_WRITE))
 def decide(request: Request, post: PostDep, encounter_id: int) -> Response:
     """Accept or reject a suggestion (kept for learning); the fetch() caller gets JSON."""
     try:
@@ -419,7 +471,7 @@ def _split(value: str) -> list[str]:
     return [p for p in re.split(r"[\s,;]+", value.strip().upper()) if p]
 
 
-@router.post("/encounters/{encounter_id}/codes")
+@router.post("/encounters/{encounter_id}/codes", openapi_extra=policy(P.ENCOUNTER_WRITE))
 def save_codes(post: PostDep, encounter_id: int) -> Response:
     """Save the chosen diagnoses and procedures to the encounter."""
     web = post.web
@@ -455,7 +507,7 @@ def save_codes(post: PostDep, encounter_id: int) -> Response:
     return redirect(f"{PREFIX}/encounters/{encounter_id}?saved=1")
 
 
-@router.post("/encounters/{encounter_id}/claim", response_class=HTMLResponse)
+@router.post("/encounters/{encounter_id}/claim", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_WRITE))
 def create_claim(request: Request, post: PostDep, encounter_id: int) -> Response:
     """Build the claim (primary payer) and scrub it at once: the editor opens with the findings."""
     web = post.web
@@ -514,12 +566,12 @@ def _claim_page(
     )
 
 
-@router.get("/claims/{claim_id}", response_class=HTMLResponse)
+@router.get("/claims/{claim_id}", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_READ))
 def claim_page(request: Request, web: WebDep, claim_id: int) -> Response:
     return _claim_page(request, web, claim_id)
 
 
-@router.post("/claims/{claim_id}/scrub", response_class=HTMLResponse)
+@router.post("/claims/{claim_id}/scrub", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_WRITE))
 def claim_scrub(request: Request, post: PostDep, claim_id: int) -> Response:
     web = post.web
     scrub = claim_svc.scrub_claim(web.db, actor=web.actor, claim_id=claim_id, refdata_path=web.settings.refdata_path)
@@ -534,7 +586,7 @@ def _money_text(value: str, what: str) -> str:
     return str(amount.quantize(Decimal("0.01")))
 
 
-@router.post("/claims/{claim_id}", response_class=HTMLResponse)
+@router.post("/claims/{claim_id}", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_WRITE))
 def claim_save(request: Request, post: PostDep, claim_id: int) -> Response:
     """Save the edited fields into the claim's document; it is scrubbed again at once."""
     web = post.web
@@ -603,12 +655,13 @@ def claim_save(request: Request, post: PostDep, claim_id: int) -> Response:
 
 
 # =============================================================================================== submission
-@router.get("/submission", response_class=HTMLResponse)
+@router.get("/submission", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_SUBMIT))
 def submission(request: Request, web: WebDep) -> Response:
     web.require(P.CLAIM_SUBMIT)
     ready = claim_svc.list_claims(web.db, actor=web.actor, status="ready", limit=200)
     partners = records.list_records(web.db, actor=web.actor, resource="trading_partner", limit=200).items
     payers = payer_names(web)
+    batches = history.list_batches(web.db, actor=web.actor, limit=20)
     return render(
         web,
         request,
@@ -617,10 +670,13 @@ def submission(request: Request, web: WebDep) -> Response:
         ready=_claim_rows(web, list(ready.items), payers),
         ready_total=ready.total,
         partners=partners,
+        partner_names={t.id: t.name for t in partners},
+        batches=batches.items,
+        batches_total=batches.total,
     )
 
 
-@router.post("/batches", response_class=HTMLResponse)
+@router.post("/batches", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_SUBMIT))
 def create_batch(request: Request, post: PostDep) -> Response:
     web = post.web
     partner_id = _int(post.get("partner_id"))
@@ -629,26 +685,22 @@ def create_batch(request: Request, post: PostDep) -> Response:
     ids = [i for i in (_int(v) for v in post.getlist("claim_id")) if i is not None]
     kind = post.get("kind") or "837P"
     batch = claim_svc.create_batch(web.db, actor=web.actor, partner_id=partner_id, claim_ids=ids or None, kind=kind)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    key = stash.put(web, batch.content.encode("ascii"), f"{batch.kind}-{batch.interchange_control}-{stamp}.x12")
-    return render(web, request, "batch.html", title=f"Batch {batch.id}", batch=batch, key=key)
+    return render(web, request, "batch.html", title=f"Batch {batch.id}", batch=batch)
 
 
-@router.get("/downloads/{key}")
-def download(web: WebDep, key: str) -> Response:
-    """A file this session produced (an 837 batch): served once per request, never cached."""
-    found = stash.get(web, key[:64])
-    if found is None:
-        raise NotFound("this download has expired: produce the file again")
-    name, data = found
+@router.get("/batches/{batch_id}/837", openapi_extra=policy(P.CLAIM_SUBMIT))
+def download_837(web: WebDep, batch_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    """The batch's 837 as stored in the database (audited as an export); never cached."""
+    found = history.get_batch_file(web.db, actor=web.actor, batch_id=batch_id)
+    name = f"{found.kind}-batch{found.id}.x12"
     return Response(
-        data,
+        found.content.encode("utf-8"),
         media_type="application/edi-x12",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
-@router.post("/acknowledgments", response_class=HTMLResponse)
+@router.post("/acknowledgments", response_class=HTMLResponse, openapi_extra=policy(P.CLAIM_SUBMIT))
 async def acknowledgment(request: Request, post: PostDep) -> Response:
     """Upload a 999 or 277CA: what was accepted, what was rejected and why."""
     from starlette.concurrency import run_in_threadpool
