@@ -205,13 +205,23 @@ class Walk:
 
 
 def _stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    """The old page's root is gone: a new page has loaded.
+
+    While Chromium swaps documents, touching the old node may raise StaleElementReference or, in the
+    middle of the swap, a plain WebDriverException ("Node with given id does not belong to the
+    document"); both mean the old page is gone.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.is_enabled()
         return False
     except StaleElementReferenceException:
         return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc) or "No node with given id" in str(exc):
+            return True
+        raise
 
 
 def _send_and_answer(walk: Walk, claim_ids: list[int], rules: SimulationRules, tag: str) -> None:

@@ -422,8 +422,6 @@ def test_837_download_comes_from_the_database_and_is_audited(client: TestClient,
     from medbill.store import models as m
 
     biller = _actor(web_world, Role.BILLER)
-    # the same sender/receiver as the other tests' clearinghouse: ISA13 is counted per sender/receiver pair
-    # but unique per practice (reported: two pairs in one practice collide on their first batch)
     partner = records.create(
         web_world.db, actor=_actor(web_world, Role.PRACTICE_ADMIN), resource="trading_partner",
         data=sc.TradingPartnerCreate(name="CH dl", sender_id="S1", receiver_id="R1", gs_sender="S1",
@@ -458,6 +456,12 @@ def test_837_download_comes_from_the_database_and_is_audited(client: TestClient,
             )
         ).all()
     assert exports
+    # a test partner's batch is answered by the payer simulator, for the user to upload like a payer's files
+    assert f'id="sim-835" href="/web/batches/{batch_id}/simulated/835"' in made.text
+    for kind, st in (("999", "ST*999*"), ("277ca", "ST*277*"), ("835", "ST*835*")):
+        sim = client.get(f"/web/batches/{batch_id}/simulated/{kind}")
+        assert sim.status_code == 200 and sim.text.startswith("ISA*") and st in sim.text, kind
+    assert client.get(f"/web/batches/{batch_id}/simulated/837").status_code in (404, 422)
     sub = client.get("/web/submission")
     assert f'href="/web/batches/{batch_id}/837"' in sub.text and 'id="batches"' in sub.text
     signed_in(client, web_world, "coder")

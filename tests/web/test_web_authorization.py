@@ -71,6 +71,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/web/submission"): "B",
     ("POST", "/web/batches"): "B",
     ("GET", "/web/batches/{batch_id}/837"): "B",
+    ("GET", "/web/batches/{batch_id}/simulated/{kind}"): "B",
     ("POST", "/web/acknowledgments"): "B",
     # money: billers post; the desk collects; oversight (auditor, admin) reads
     ("GET", "/web/payments"): "B",
@@ -211,6 +212,7 @@ def _request(world: DemoWorld, key: tuple[str, str], o: Objects, csrf: str) -> t
         .replace("{claim_id}", str(o.claim))
         .replace("{patient_id}", str(o.patient))
         .replace("{batch_id}", str(o.batch))
+        .replace("{kind}", "835")
         .replace("{fee_id}", str(o.fee))
         .replace("{rule_id}", str(o.rule))
         .replace("{user_id}", str(o.user))

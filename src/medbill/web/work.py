@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from medbill.core.errors import NotFound, ValidationFailed
 from medbill.services import claims as claim_svc
 from medbill.services import coding as coding_svc
-from medbill.services import history, records
+from medbill.services import history, records, simulation
 from medbill.services import payments as pay_svc
 from medbill.services import schemas as sc
 from medbill.services.permissions import Permission as P
@@ -697,6 +697,27 @@ def download_837(web: WebDep, batch_id: Annotated[int, Path(ge=1, le=2**62)]) ->
         found.content.encode("utf-8"),
         media_type="application/edi-x12",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+_SIMULATED = {"999": ("ack_999", "999"), "277ca": ("ack_277ca", "277"), "835": ("remit_835", "835")}
+
+
+@router.get("/batches/{batch_id}/simulated/{kind}", openapi_extra=policy(P.CLAIM_SUBMIT))
+def download_simulated(
+    web: WebDep, batch_id: Annotated[int, Path(ge=1, le=2**62)], kind: Annotated[str, Path(pattern="^(999|277ca|835)$")]
+) -> Response:
+    """The payer simulator's answer to a test batch (trading partner in test mode): its 999, 277CA or 835.
+
+    Deterministic, so the three downloads answer the same way; the user then uploads them on the
+    acknowledgment and payment pages like a real payer's files.
+    """
+    answer = simulation.simulate_batch(web.db, actor=web.actor, batch_id=batch_id)
+    attr, ext = _SIMULATED[kind]
+    return Response(
+        str(getattr(answer, attr)).encode("utf-8"),
+        media_type="application/edi-x12",
+        headers={"Content-Disposition": f'attachment; filename="batch{batch_id}-simulated.{ext}"'},
     )
 
 
