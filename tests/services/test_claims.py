@@ -223,6 +223,9 @@ def test_encounter_to_submitted_claim_and_acknowledgments(db: Database, refdata:
     assert [h[1] for h in history(db, p.actor, second)] == [
         "draft", "ready", "submitted", "accepted", "rejected", "ready", "submitted"
     ]  # fmt: skip
+    with db.read() as s:  # the rejection is settled by the resend: nothing left in the queue for it
+        item = s.scalars(select(m.WorkItem).where(m.WorkItem.claim_id == second)).one()
+        assert item.queue == "rejections" and item.resolved_at is not None
     # a late copy of the first 999 (other bytes, same answer) no longer moves the resent claim
     late = answer.ack_999.replace("~", "~\n").encode()
     late_ack = claims.apply_acknowledgment(db, actor=p.actor, content=late, filename="late.999")

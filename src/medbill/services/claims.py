@@ -1125,6 +1125,17 @@ def create_batch(
             r.transaction_control = st02
             r.submitted_at = submitted_at
             transactions.setdefault(st02, []).append(r.id)
+        # a rejected claim sent again: its open rejection items are settled (the queue shows what is left to fix)
+        session.execute(
+            update(m.WorkItem)
+            .where(
+                m.WorkItem.practice_id == op.practice_id,
+                m.WorkItem.queue == "rejections",
+                m.WorkItem.claim_id.in_([r.id for r in rows]),
+                m.WorkItem.resolved_at.is_(None),
+            )
+            .values(resolved_at=submitted_at, resolved_by=actor.user_id)
+        )
         session.flush()
         # the charges enter the ledger when the claim is first sent (exactly once per claim: keyed on its id),
         # so that for every claim charges = payments + adjustments + open balance from then on
