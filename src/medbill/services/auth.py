@@ -1016,6 +1016,14 @@ def get_user(db: Database, *, actor: Actor, user_id: int | None = None, username
         return _info(user)
 
 
+def _record_user_change(s: Session, db: Database, actor: Actor, user: User, *, detail: str) -> None:
+    """The audit record of a change to a user, inside the change's transaction."""
+    audit.record(
+        s, db, actor, action=AuditAction.UPDATE, resource="user", record_ids=[user.id],
+        outcome=AuditOutcome.SUCCESS, detail=detail,
+    )  # fmt: skip
+
+
 def set_role(
     db: Database, *, actor: Actor, role: Role | str, user_id: int | None = None, username: str | None = None
 ) -> UserInfo:
@@ -1033,16 +1041,7 @@ def set_role(
             raise Conflict("you cannot change your own role")
         old = user.role
         user.role = new.value
-        audit.record(
-            s,
-            db,
-            actor,
-            action=AuditAction.UPDATE,
-            resource="user",
-            record_ids=[user.id],
-            outcome=AuditOutcome.SUCCESS,
-            detail=f"role {old} -> {new.value}",
-        )
+        _record_user_change(s, db, actor, user, detail=f"role {old} -> {new.value}")
         return _info(user)
 
 
@@ -1061,16 +1060,7 @@ def deactivate_user(
             raise Conflict("you cannot deactivate yourself")
         user.active = False
         n = _revoke_sessions(s, user.id, now=now)
-        audit.record(
-            s,
-            db,
-            actor,
-            action=AuditAction.UPDATE,
-            resource="user",
-            record_ids=[user.id],
-            outcome=AuditOutcome.SUCCESS,
-            detail=f"deactivated; {n} sessions closed",
-        )
+        _record_user_change(s, db, actor, user, detail=f"deactivated; {n} sessions closed")
         return _info(user)
 
 
@@ -1080,16 +1070,7 @@ def unlock_user(db: Database, *, actor: Actor, user_id: int | None = None, usern
         was_locked = user.locked_until is not None
         user.locked_until = None
         user.failed_logins = 0
-        audit.record(
-            s,
-            db,
-            actor,
-            action=AuditAction.UPDATE,
-            resource="user",
-            record_ids=[user.id],
-            outcome=AuditOutcome.SUCCESS,
-            detail="unlocked" if was_locked else "failure count cleared",
-        )
+        _record_user_change(s, db, actor, user, detail="unlocked" if was_locked else "failure count cleared")
         return _info(user)
 
 
@@ -1109,16 +1090,7 @@ def reset_mfa(
         user.mfa_enabled = False
         user.last_totp_step = None
         n = _revoke_sessions(s, user.id, now=now)
-        audit.record(
-            s,
-            db,
-            actor,
-            action=AuditAction.UPDATE,
-            resource="user",
-            record_ids=[user.id],
-            outcome=AuditOutcome.SUCCESS,
-            detail=f"MFA reset; {n} sessions closed",
-        )
+        _record_user_change(s, db, actor, user, detail=f"MFA reset; {n} sessions closed")
         return MfaEnrolment(user_id=user.id, otpauth_uri=_provisioning_uri(secret, user.username))
 
 

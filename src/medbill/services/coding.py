@@ -8,7 +8,6 @@ mention → code pairs can become practice synonyms and repeated rejections supp
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +27,6 @@ from medbill.store.db import Database
 
 __all__ = ["DecisionIn", "SuggestionsView", "practice_synonyms", "record_decision", "suggest_for_encounter"]
 
-_lock = threading.Lock()  # the reference store connection is shared by threads
 
 
 class SuggestionsView(BaseModel):
@@ -79,8 +77,7 @@ def suggest_for_encounter(
         synonyms = practice_synonyms(op.session, practice_id=op.practice_id)
         on = enc.service_date
     path = refdata_path or (settings or Settings.from_env()).refdata_path
-    store = reference.open_store(settings=_with_refdata(settings, path))
-    with _lock:
+    with reference.using_store(path) as store:
         result = suggest(note, store=store, setting=chosen, on=on, options=CodingOptions(practice_synonyms=synonyms))
     suppressed_keys = {(s, c, b) for s, c, b, n in rejected if n >= SUPPRESS_AFTER}
     kept, suppressed = [], []
@@ -89,7 +86,7 @@ def suggest_for_encounter(
         if any((str(sug.system), sug.code, b) in suppressed_keys for b in mentions):
             suppressed.append(sug.code)
             continue
-        kept.append(sug.to_dict() if hasattr(sug, "to_dict") else _suggestion_dict(sug))
+        kept.append(sug.to_dict())
     data = result.to_dict()
     return SuggestionsView(
         encounter_id=encounter_id,
@@ -133,16 +130,6 @@ def practice_synonyms(session: Any, *, practice_id: int | None) -> tuple[tuple[s
             shown.setdefault(key, text)
     kept = sorted((k for k, v in votes.items() if v > 0 and k in shown), key=lambda k: (-votes[k], k))
     return tuple((shown[k], k[1], k[2]) for k in kept[:MAX_SYNONYMS])
-
-
-def _with_refdata(settings: Settings | None, path: Path) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings or Settings.from_env(), refdata_path=path)
-
-
-def _suggestion_dict(sug: Any) -> dict[str, Any]:
-    return {"code": sug.code, "system": str(sug.system), "status": sug.status, "assertion": sug.assertion}
 
 
 def record_decision(db: Database, *, actor: Actor, encounter_id: int, decision: DecisionIn) -> int:

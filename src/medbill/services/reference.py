@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -94,6 +96,10 @@ def reference_status(*, settings: Settings) -> list[DatasetStatus]:
 
 _OPENED: list[RefStore] = []
 
+STORE_LOCK = threading.RLock()
+"""The reference store is one SQLite connection shared by a process's threads (API and web workers):
+every use of it goes through this lock (``lookup_code``, ``search_codes`` and ``using_store`` take it)."""
+
 
 @lru_cache(maxsize=4)
 def _open_store(path: str) -> RefStore:
@@ -111,7 +117,8 @@ def lookup_code(
 ) -> list[CodeInfo]:
     store = open_store(settings=settings)
     sys_ = parse_system(system) if isinstance(system, str) else system
-    return store.lookup(code, system=sys_, on=on)
+    with STORE_LOCK:
+        return store.lookup(code, system=sys_, on=on)
 
 
 def search_codes(
@@ -124,7 +131,16 @@ def search_codes(
 ) -> list[SearchHit]:
     engine = _engine(str(settings.refdata_path))
     parsed = [parse_system(s) for s in systems] if systems else None
-    return engine.search(query, systems=parsed, billable_only=billable_only, limit=limit)
+    with STORE_LOCK:
+        return engine.search(query, systems=parsed, billable_only=billable_only, limit=limit)
+
+
+@contextmanager
+def using_store(path: Path) -> Iterator[RefStore]:
+    """The (cached) reference store at ``path``, held under :data:`STORE_LOCK` for the block."""
+    store = _open_store(str(path))
+    with STORE_LOCK:
+        yield store
 
 
 @lru_cache(maxsize=4)

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from medbill.api.routes.codes import _lock as _ref_lock
 from medbill.core.codes import CodeSystem
 from medbill.core.errors import InvalidCode, MedbillError, NotFound, ValidationFailed
 from medbill.services import auth, reference
@@ -169,12 +168,11 @@ def _search(web: WebDep, q: str, system: str | None, billable_only: bool = False
     web.require(Permission.CODES_READ)
     if len(q.strip()) < 2:
         return []
-    with _ref_lock:
-        return list(
-            reference.search_codes(
-                q, settings=web.settings, systems=[system] if system else None, billable_only=billable_only, limit=limit
-            )
+    return list(
+        reference.search_codes(
+            q, settings=web.settings, systems=[system] if system else None, billable_only=billable_only, limit=limit
         )
+    )
 
 
 @router.get("/codes", response_class=HTMLResponse, openapi_extra=policy(Permission.CODES_READ))
@@ -199,8 +197,7 @@ def code_detail(request: Request, web: WebDep, system: str, code: str, part: int
     if system not in SYSTEMS and system != "CPT":
         raise NotFound("no such code system")
     try:
-        with _ref_lock:
-            infos = reference.lookup_code(code[:10], settings=web.settings, system=CodeSystem(system))
+        infos = reference.lookup_code(code[:10], settings=web.settings, system=CodeSystem(system))
     except InvalidCode:
         infos = []
     if not infos:

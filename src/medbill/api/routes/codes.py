@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,7 +17,6 @@ from medbill.services.permissions import Permission, allowed
 from medbill.settings import Settings
 
 router = APIRouter(prefix="/codes", tags=["codes"], responses=ERROR_RESPONSES)
-_lock = threading.Lock()  # one reference connection shared by the worker threads
 
 
 class CodeMatch(BaseModel):
@@ -65,14 +63,13 @@ def search(
 ) -> list[SearchResult]:
     """Search ICD-10-CM, ICD-10-PCS, HCPCS by term (query text is code-set vocabulary, not PHI)."""
     _require(actor)
-    with _lock:
-        hits = reference.search_codes(
-            q,
-            settings=_settings(request),
-            systems=[s.value for s in system] if system else None,
-            billable_only=billable_only,
-            limit=limit,
-        )
+    hits = reference.search_codes(
+        q,
+        settings=_settings(request),
+        systems=[s.value for s in system] if system else None,
+        billable_only=billable_only,
+        limit=limit,
+    )
     return [
         SearchResult(
             system=str(h.system),
@@ -99,8 +96,7 @@ def lookup(
     """Look a code up in every system it could belong to (or the one named), as of a date."""
     _require(actor)
     try:
-        with _lock:
-            infos = reference.lookup_code(code, settings=_settings(request), system=system, on=date)
+        infos = reference.lookup_code(code, settings=_settings(request), system=system, on=date)
     except InvalidCode as exc:  # not the shape of any code: there is no such code to read
         raise NotFound(exc.message, hint=exc.hint) from None
     if not infos:
